@@ -1,0 +1,142 @@
+// mmu-reloc entry: arm64 Linux Image header, then the first code that runs.
+//
+// Loaded anywhere (4 KiB aligned) with the MMU and caches off, x0 = DTB
+// physical address (Linux arm64 boot protocol). Before Rust runs this code:
+//   1. parks every CPU but the boot CPU (MPIDR Aff0-3 all zero) in wfe;
+//   2. enables FP/SIMD at the current EL (rustc emits NEON);
+//   3. applies R_AARCH64_RELATIVE relocations against the load address;
+//   4. clears .bss, sets the stack, installs the vector table.
+//
+// Register roles until Rust:
+//   x19  DTB pointer from the loader (x0 at entry)
+//   x20  load address (where _head actually is)
+//   x22  load address - link address (what relocation adds)
+//   x21  CurrentEL >> 2
+
+    .section .text.head, "ax"
+    .global _head
+_head:
+    b       primary_entry           // code0: skip the header
+    .long   0                       // code1
+    .quad   0                       // text_offset: any 2 MiB base + 0
+    .quad   _image_size             // image_size: bytes to reserve from _head
+    .quad   {HEADER_FLAGS}          // flags: LE, 4K pages, place anywhere
+    .quad   0, 0, 0                 // res2..res4
+    .ascii  "ARM\x64"               // magic
+    .long   0                       // res5 (PE header offset: none)
+
+primary_entry:
+    // EL3 first, before any store: an ELF booted with secure=on runs from
+    // the flash at address 0, where nothing can be written.
+    mrs     x21, CurrentEL
+    lsr     x21, x21, #2
+    cmp     x21, #3
+    b.eq    el3_unsupported
+
+    mov     x19, x0
+    adr     x20, _head
+
+    mrs     x1, mpidr_el1
+    tst     x1, #0xffffff           // Aff2:Aff1:Aff0
+    b.ne    park                    // secondaries stay parked
+    tst     x1, #0xff00000000       // Aff3
+    b.ne    park
+
+    cmp     x21, #2
+    b.eq    fp_el2
+fp_el1:
+    mrs     x1, cpacr_el1
+    orr     x1, x1, #{CPACR_FPEN}  // FPEN = 0b11: no FP/SIMD traps at EL1/EL0
+    msr     cpacr_el1, x1
+    b       fp_done
+fp_el2:
+    mov     x1, #{CPTR_EL2_RES1}   // TFP = 0, RES1 bits set (HCR_EL2.E2H = 0)
+    msr     cptr_el2, x1
+    mrs     x1, cpacr_el1          // and for EL1, should the stage drop there
+    orr     x1, x1, #{CPACR_FPEN}
+    msr     cpacr_el1, x1
+fp_done:
+    isb
+
+    // Relocate: each Elf64_Rela is (offset, info, addend) in link
+    // addresses; RELATIVE means *(offset + delta) = addend + delta.
+    // Anything else is a broken build.
+    movz    x22, #:abs_g3:__link_base
+    movk    x22, #:abs_g2_nc:__link_base
+    movk    x22, #:abs_g1_nc:__link_base
+    movk    x22, #:abs_g0_nc:__link_base
+    sub     x22, x20, x22
+    adrp    x9, __rela_start
+    add     x9, x9, :lo12:__rela_start
+    adrp    x10, __rela_end
+    add     x10, x10, :lo12:__rela_end
+1:  cmp     x9, x10
+    b.hs    2f
+    ldp     x11, x12, [x9], #16    // offset, info
+    ldr     x13, [x9], #8          // addend
+    cmp     x12, #{R_AARCH64_RELATIVE}
+    b.ne    park
+    add     x13, x13, x22
+    str     x13, [x22, x11]
+    b       1b
+
+2:  adrp    x9, __bss_start
+    add     x9, x9, :lo12:__bss_start
+    adrp    x10, __bss_end
+    add     x10, x10, :lo12:__bss_end
+3:  cmp     x9, x10
+    b.hs    4f
+    stp     xzr, xzr, [x9], #16
+    b       3b
+
+4:  adrp    x9, __stack_top
+    add     x9, x9, :lo12:__stack_top
+    mov     sp, x9
+    mov     x29, xzr               // end of the frame-pointer chain
+    mov     x30, xzr
+
+    adrp    x9, exception_vectors
+    add     x9, x9, :lo12:exception_vectors
+    cmp     x21, #2
+    b.eq    5f
+    msr     vbar_el1, x9
+    b       6f
+5:  msr     vbar_el2, x9
+6:  isb
+
+    mov     x0, x19                // dtb
+    mov     x1, x20                // load address
+    bl      rust_entry             // does not return
+park:
+    wfe
+    b       park
+
+// EL3 is not supported (the stage would have to own the secure world).
+// Say so through semihosting, using only reads: if no semihosting host
+// answers, the `hlt` traps into el3_vectors, which parks the CPU.
+el3_unsupported:
+    adr     x1, el3_vectors
+    msr     vbar_el3, x1
+    isb
+    mov     x0, #{SYS_WRITE0}
+    adr     x1, el3_message
+    hlt     #0xf000
+    mov     x0, #{SYS_EXIT}
+    adr     x1, el3_exit_block
+    hlt     #0xf000
+    b       park
+
+    .balign 8
+el3_exit_block:
+    .quad   {ADP_STOPPED_APPLICATION_EXIT}, {EXIT_INPUT}
+el3_message:
+    .ascii  "mmu-reloc: error: entered at EL3: unsupported, boot the Image at EL2 or EL1\n"
+    .ascii  "{{\"record\":\"error\",\"msg\":\"entered at EL3: unsupported, boot the Image at EL2 or EL1\"}}\n"
+    .asciz  "{{\"record\":\"exit\",\"status\":{EXIT_INPUT}}}\n"
+
+    .balign 0x800
+el3_vectors:
+    .rept   16
+    .balign 0x80
+    b       park
+    .endr

@@ -1,0 +1,80 @@
+//! Everything that touches the aarch64 machine directly: the entry and
+//! vector assembly, system registers, semihosting, PSCI, timing. Logic that
+//! only interprets numbers lives in the library (`mmu_reloc::cpu`).
+
+pub mod exception;
+pub mod semihosting;
+
+use core::arch::global_asm;
+
+use aarch64_cpu::registers::*;
+use tock_registers::interfaces::Readable;
+
+/// Image header flags: bit 0 little-endian (0), bits 1-2 page size 4K (1),
+/// bit 3 "may be placed anywhere in RAM" (1).
+const HEADER_FLAGS: u64 = (1 << 1) | (1 << 3);
+const CPACR_FPEN: u64 = 0b11 << 20;
+/// CPTR_EL2 with HCR_EL2.E2H = 0: bits 13, 12, 9 and 7:0 are RES1; TFP
+/// (bit 10) stays 0.
+const CPTR_EL2_RES1: u64 = 0x33ff;
+const R_AARCH64_RELATIVE: u64 = 1027;
+
+global_asm!(
+    include_str!("../../asm/entry.S"),
+    HEADER_FLAGS = const HEADER_FLAGS,
+    CPACR_FPEN = const CPACR_FPEN,
+    CPTR_EL2_RES1 = const CPTR_EL2_RES1,
+    R_AARCH64_RELATIVE = const R_AARCH64_RELATIVE,
+    SYS_WRITE0 = const semihosting::SYS_WRITE0,
+    SYS_EXIT = const semihosting::SYS_EXIT,
+    ADP_STOPPED_APPLICATION_EXIT = const semihosting::ADP_STOPPED_APPLICATION_EXIT,
+    EXIT_INPUT = const crate::stage::EXIT_INPUT,
+);
+
+/// The exception level the stage runs at (it never changes EL).
+pub fn current_el() -> u8 {
+    CurrentEL.read(CurrentEL::EL) as u8
+}
+
+/// MIDR_EL1 and ID_AA64MMFR0_EL1, for `mmu_reloc::cpu::CpuInfo::decode`.
+pub fn cpu_id_registers() -> (u64, u64) {
+    (MIDR_EL1.get(), ID_AA64MMFR0_EL1.get())
+}
+
+/// The generic timer: (count, frequency in Hz).
+pub fn counter() -> u64 {
+    aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+    CNTPCT_EL0.get()
+}
+
+pub fn counter_hz() -> u64 {
+    CNTFRQ_EL0.get()
+}
+
+/// Waits for an interrupt forever: the end of the road when nothing can
+/// stop the machine.
+pub fn halt() -> ! {
+    loop {
+        aarch64_cpu::asm::wfi();
+    }
+}
+
+/// Bounds of the stage in memory, from the linker script.
+pub fn stage_bounds() -> (u64, u64) {
+    unsafe extern "C" {
+        static _head: u8;
+        static _end: u8;
+    }
+    // Only the addresses of the linker-defined symbols are taken.
+    (&raw const _head as u64, &raw const _end as u64)
+}
+
+/// The heap area reserved by the linker script.
+pub fn heap_bounds() -> (u64, u64) {
+    unsafe extern "C" {
+        static __heap_start: u8;
+        static __heap_end: u8;
+    }
+    // Only the addresses of the linker-defined symbols are taken.
+    (&raw const __heap_start as u64, &raw const __heap_end as u64)
+}

@@ -1,0 +1,28 @@
+//! Ending the run: semihosting SYS_EXIT carries the status to QEMU; without
+//! it, PSCI SYSTEM_OFF (QEMU then exits 0, so the `exit` record is the
+//! only place the status survives); without PSCI, wait forever in `wfi`.
+
+use mmu_reloc::platform::PsciMethod;
+
+use super::BootCpuCell;
+use crate::arch::{self, semihosting};
+
+static PSCI: BootCpuCell<Option<PsciMethod>> = BootCpuCell::new(None);
+
+/// Remembers the DTB's PSCI conduit for `power_off`.
+pub fn set_psci(method: Option<PsciMethod>) {
+    PSCI.set(method);
+}
+
+/// Stops the machine with `code` as the exit status where that is possible.
+pub fn exit(code: u32) -> ! {
+    semihosting::exit(code);
+    // Only reached without semihosting. The conduit came from the DTB; an
+    // `smc` or `hvc` with no handler would trap, so none is tried blindly.
+    let _ = match PSCI.get() {
+        Some(PsciMethod::Hvc) => smccc::psci::system_off::<smccc::Hvc>(),
+        Some(PsciMethod::Smc) => smccc::psci::system_off::<smccc::Smc>(),
+        None => Ok(()),
+    };
+    arch::halt()
+}

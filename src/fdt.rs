@@ -1,0 +1,632 @@
+//! A small, bounds-checked flattened device tree reader (and the one edit
+//! the stage makes: turning properties into NOPs before hand-off).
+//!
+//! Written by hand rather than using the `fdt` crate because that crate
+//! panics on malformed blobs (`expect` on missing `/chosen`, `/cpus`,
+//! short `#address-cells`, an empty `bootargs`), and a firmware stage must
+//! turn every malformed DTB into an error, not a panic. Every offset here is
+//! checked; nothing indexes without a check.
+
+use core::fmt;
+
+const FDT_MAGIC: u32 = 0xd00d_feed;
+const FDT_BEGIN_NODE: u32 = 1;
+const FDT_END_NODE: u32 = 2;
+const FDT_PROP: u32 = 3;
+const FDT_NOP: u32 = 4;
+const FDT_END: u32 = 9;
+/// Header size of version 17.
+pub const HEADER_LEN: usize = 40;
+/// Deeper trees than this are rejected rather than walked.
+const MAX_DEPTH: usize = 32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FdtError {
+    /// Fewer bytes than the header, or than `totalsize` says.
+    Truncated {
+        have: usize,
+        need: usize,
+    },
+    BadMagic(u32),
+    BadVersion(u32),
+    /// A header offset/size points outside the blob.
+    BadHeaderField(&'static str),
+    /// The structure block is malformed at this offset.
+    BadStructure(usize),
+}
+
+impl fmt::Display for FdtError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FdtError::Truncated { have, need } => {
+                write!(f, "DTB truncated: {have} bytes, header needs {need}")
+            }
+            FdtError::BadMagic(m) => write!(f, "DTB bad magic {m:#010x} (expected 0xd00dfeed)"),
+            FdtError::BadVersion(v) => write!(f, "DTB version {v} unsupported (need 16 or 17)"),
+            FdtError::BadHeaderField(which) => {
+                write!(f, "DTB header field {which} points outside the blob")
+            }
+            FdtError::BadStructure(off) => {
+                write!(f, "DTB structure block malformed at offset {off:#x}")
+            }
+        }
+    }
+}
+
+fn be32(b: &[u8], off: usize) -> Option<u32> {
+    let s = b.get(off..off.checked_add(4)?)?;
+    Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+fn be64(b: &[u8], off: usize) -> Option<u64> {
+    Some(((be32(b, off)? as u64) << 32) | be32(b, off + 4)? as u64)
+}
+
+/// Reads the `totalsize` a header claims, to size the blob before parsing.
+/// Checks only the magic.
+pub fn header_total_size(header: &[u8]) -> Result<usize, FdtError> {
+    let magic = be32(header, 0).ok_or(FdtError::Truncated {
+        have: header.len(),
+        need: HEADER_LEN,
+    })?;
+    if magic != FDT_MAGIC {
+        return Err(FdtError::BadMagic(magic));
+    }
+    be32(header, 4)
+        .map(|v| v as usize)
+        .ok_or(FdtError::Truncated {
+            have: header.len(),
+            need: HEADER_LEN,
+        })
+}
+
+/// A validated view of a DTB.
+#[derive(Clone, Copy)]
+pub struct Fdt<'a> {
+    blob: &'a [u8],
+    structs: &'a [u8],
+    strings: &'a [u8],
+    struct_off: usize,
+    rsv_off: usize,
+}
+
+/// One property.
+#[derive(Clone, Copy, Debug)]
+pub struct Prop<'a> {
+    pub name: &'a str,
+    pub value: &'a [u8],
+    /// Offset of the FDT_PROP token in the blob (for NOP-ing it).
+    pub blob_offset: usize,
+}
+
+impl<'a> Prop<'a> {
+    /// The value as a NUL-terminated string (an empty value is "").
+    pub fn as_str(&self) -> Option<&'a str> {
+        let v = match self.value.split_last() {
+            Some((0, rest)) => rest,
+            None => self.value,
+            Some(_) => return None,
+        };
+        core::str::from_utf8(v).ok()
+    }
+
+    /// A single u32 or u64 cell value.
+    pub fn as_uint(&self) -> Option<u64> {
+        match self.value.len() {
+            4 => be32(self.value, 0).map(u64::from),
+            8 => be64(self.value, 0),
+            _ => None,
+        }
+    }
+
+    /// The strings of a string-list property.
+    pub fn str_list(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.value
+            .split(|b| *b == 0)
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| core::str::from_utf8(s).ok())
+    }
+}
+
+/// A node: its name and where its properties begin in the structure block.
+#[derive(Clone, Copy, Debug)]
+pub struct Node<'a> {
+    pub name: &'a str,
+    /// Offset (in the structure block) of the first token after the name.
+    body: usize,
+}
+
+enum Token<'a> {
+    Begin(&'a str),
+    End,
+    Prop(Prop<'a>),
+    Finish,
+}
+
+impl<'a> Fdt<'a> {
+    /// Validates the header and block bounds. Structure errors are found
+    /// while walking and also reported as errors.
+    pub fn new(blob: &'a [u8]) -> Result<Self, FdtError> {
+        let total = header_total_size(blob)?;
+        if total < HEADER_LEN || blob.len() < total {
+            return Err(FdtError::Truncated {
+                have: blob.len(),
+                need: total.max(HEADER_LEN),
+            });
+        }
+        let blob = &blob[..total];
+        let h = |i: usize| be32(blob, i * 4).unwrap_or(0) as usize;
+        let (off_struct, off_strings, off_rsv, version, last_comp) = (h(2), h(3), h(4), h(5), h(6));
+        let (size_strings, size_struct) = (h(8), h(9));
+        if version < 16 || last_comp > 17 {
+            return Err(FdtError::BadVersion(version as u32));
+        }
+        let range = |off: usize, len: usize, which| {
+            off.checked_add(len)
+                .filter(|end| *end <= total && off >= HEADER_LEN)
+                .map(|end| &blob[off..end])
+                .ok_or(FdtError::BadHeaderField(which))
+        };
+        let structs = range(off_struct, size_struct, "off_dt_struct/size_dt_struct")?;
+        let strings = range(off_strings, size_strings, "off_dt_strings/size_dt_strings")?;
+        if off_rsv % 8 != 0 || off_rsv < HEADER_LEN || off_rsv >= total {
+            return Err(FdtError::BadHeaderField("off_mem_rsvmap"));
+        }
+        if off_struct % 4 != 0 {
+            return Err(FdtError::BadHeaderField("off_dt_struct"));
+        }
+        let fdt = Fdt {
+            blob,
+            structs,
+            strings,
+            struct_off: off_struct,
+            rsv_off: off_rsv,
+        };
+        // Walk everything once so later lookups can trust the structure.
+        fdt.check_structure()?;
+        fdt.reservations().try_for_each(|r| r.map(|_| ()))?;
+        Ok(fdt)
+    }
+
+    pub fn total_size(&self) -> usize {
+        self.blob.len()
+    }
+
+    fn check_structure(&self) -> Result<(), FdtError> {
+        let mut pos = 0;
+        let mut depth = 0usize;
+        let mut seen_root = false;
+        loop {
+            let (tok, next) = self.token(pos)?;
+            match tok {
+                Token::Begin(_) => {
+                    if depth == 0 && seen_root {
+                        return Err(FdtError::BadStructure(self.struct_off + pos));
+                    }
+                    seen_root = true;
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Err(FdtError::BadStructure(self.struct_off + pos));
+                    }
+                }
+                Token::End => {
+                    depth = depth
+                        .checked_sub(1)
+                        .ok_or(FdtError::BadStructure(self.struct_off + pos))?;
+                }
+                Token::Prop(_) if depth == 0 => {
+                    return Err(FdtError::BadStructure(self.struct_off + pos));
+                }
+                Token::Prop(_) => {}
+                Token::Finish if depth == 0 && seen_root => return Ok(()),
+                Token::Finish => return Err(FdtError::BadStructure(self.struct_off + pos)),
+            }
+            pos = next;
+        }
+    }
+
+    /// Decodes the token at `pos` (structure-block offset), skipping NOPs.
+    fn token(&self, mut pos: usize) -> Result<(Token<'a>, usize), FdtError> {
+        let bad = |p: usize| FdtError::BadStructure(self.struct_off + p);
+        loop {
+            let tag = be32(self.structs, pos).ok_or(bad(pos))?;
+            let body = pos + 4;
+            match tag {
+                FDT_NOP => pos = body,
+                FDT_BEGIN_NODE => {
+                    let rest = self.structs.get(body..).ok_or(bad(pos))?;
+                    let nul = rest.iter().position(|b| *b == 0).ok_or(bad(pos))?;
+                    let name = core::str::from_utf8(&rest[..nul]).map_err(|_| bad(pos))?;
+                    return Ok((Token::Begin(name), align4(body + nul + 1)));
+                }
+                FDT_END_NODE => return Ok((Token::End, body)),
+                FDT_PROP => {
+                    let len = be32(self.structs, body).ok_or(bad(pos))? as usize;
+                    let nameoff = be32(self.structs, body + 4).ok_or(bad(pos))? as usize;
+                    let vstart = body + 8;
+                    let value = vstart
+                        .checked_add(len)
+                        .and_then(|end| self.structs.get(vstart..end))
+                        .ok_or(bad(pos))?;
+                    let name = self
+                        .strings
+                        .get(nameoff..)
+                        .and_then(|s| s.iter().position(|b| *b == 0).map(|n| &s[..n]))
+                        .and_then(|s| core::str::from_utf8(s).ok())
+                        .ok_or(bad(pos))?;
+                    let prop = Prop {
+                        name,
+                        value,
+                        blob_offset: self.struct_off + pos,
+                    };
+                    return Ok((Token::Prop(prop), align4(vstart + len)));
+                }
+                FDT_END => return Ok((Token::Finish, body)),
+                _ => return Err(bad(pos)),
+            }
+        }
+    }
+
+    /// The root node.
+    pub fn root(&self) -> Node<'a> {
+        // check_structure proved the first token is the root's BEGIN_NODE.
+        match self.token(0) {
+            Ok((Token::Begin(name), body)) => Node { name, body },
+            _ => Node { name: "", body: 0 },
+        }
+    }
+
+    /// The properties of `node`.
+    pub fn props(&self, node: Node<'a>) -> impl Iterator<Item = Prop<'a>> + '_ {
+        let mut pos = node.body;
+        core::iter::from_fn(move || match self.token(pos) {
+            Ok((Token::Prop(p), next)) => {
+                pos = next;
+                Some(p)
+            }
+            _ => None,
+        })
+    }
+
+    pub fn prop(&self, node: Node<'a>, name: &str) -> Option<Prop<'a>> {
+        self.props(node).find(|p| p.name == name)
+    }
+
+    /// The direct children of `node`.
+    pub fn children(&self, node: Node<'a>) -> impl Iterator<Item = Node<'a>> + '_ {
+        let mut pos = node.body;
+        let mut depth = 0usize;
+        let mut done = false;
+        core::iter::from_fn(move || {
+            while !done {
+                let Ok((tok, next)) = self.token(pos) else {
+                    done = true;
+                    break;
+                };
+                pos = next;
+                match tok {
+                    Token::Begin(name) => {
+                        depth += 1;
+                        if depth == 1 {
+                            return Some(Node { name, body: next });
+                        }
+                    }
+                    Token::End if depth == 0 => done = true,
+                    Token::End => depth -= 1,
+                    Token::Prop(_) => {}
+                    Token::Finish => done = true,
+                }
+            }
+            None
+        })
+    }
+
+    /// Finds a node by absolute path (`/soc/serial@7e215040`). A component
+    /// without a unit address matches a node name with one (`/memory`
+    /// matches `memory@40000000`) only when no exact match exists. Returns
+    /// the chain of nodes from the root to the target.
+    pub fn find_path(&self, path: &str) -> Option<NodePath<'a>> {
+        let mut chain = NodePath {
+            nodes: [self.root(); MAX_DEPTH],
+            len: 1,
+        };
+        for comp in path.split('/').filter(|c| !c.is_empty()) {
+            let parent = chain.nodes[chain.len - 1];
+            let exact = self.children(parent).find(|n| n.name == comp);
+            let node = exact.or_else(|| {
+                self.children(parent)
+                    .find(|n| !comp.contains('@') && n.name.split('@').next() == Some(comp))
+            })?;
+            if chain.len == MAX_DEPTH {
+                return None;
+            }
+            chain.nodes[chain.len] = node;
+            chain.len += 1;
+        }
+        Some(chain)
+    }
+
+    pub fn find(&self, path: &str) -> Option<Node<'a>> {
+        self.find_path(path).map(|p| p.node())
+    }
+
+    /// `/memreserve/` entries as (address, size), stopping at the (0, 0)
+    /// terminator.
+    pub fn reservations(&self) -> impl Iterator<Item = Result<(u64, u64), FdtError>> + '_ {
+        let mut off = self.rsv_off;
+        let mut done = false;
+        core::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            let entry = be64(self.blob, off).zip(be64(self.blob, off + 8));
+            off += 16;
+            match entry {
+                None => {
+                    done = true;
+                    Some(Err(FdtError::BadHeaderField(
+                        "off_mem_rsvmap (no terminator)",
+                    )))
+                }
+                Some((0, 0)) => {
+                    done = true;
+                    None
+                }
+                Some(e) => Some(Ok(e)),
+            }
+        })
+    }
+}
+
+fn align4(v: usize) -> usize {
+    (v + 3) & !3
+}
+
+/// A node together with its ancestors, root first (needed to translate
+/// addresses through `ranges`).
+#[derive(Clone, Copy)]
+pub struct NodePath<'a> {
+    nodes: [Node<'a>; MAX_DEPTH],
+    len: usize,
+}
+
+impl<'a> NodePath<'a> {
+    pub fn node(&self) -> Node<'a> {
+        self.nodes[self.len - 1]
+    }
+
+    /// Ancestors and node, root first.
+    pub fn chain(&self) -> &[Node<'a>] {
+        &self.nodes[..self.len]
+    }
+}
+
+/// Overwrites a property (token, header and value) with FDT_NOP tokens,
+/// the standard way to delete it in place without moving anything.
+pub fn nop_property(blob: &mut [u8], prop_blob_offset: usize) -> Result<(), FdtError> {
+    let bad = FdtError::BadStructure(prop_blob_offset);
+    if be32(blob, prop_blob_offset) != Some(FDT_PROP) {
+        return Err(bad);
+    }
+    let len = be32(blob, prop_blob_offset + 4).ok_or(bad)? as usize;
+    let end = align4(prop_blob_offset + 12 + len);
+    if end > blob.len() {
+        return Err(bad);
+    }
+    for word in blob[prop_blob_offset..end].chunks_exact_mut(4) {
+        word.copy_from_slice(&FDT_NOP.to_be_bytes());
+    }
+    Ok(())
+}
+
+/// Builds DTBs for tests (host only).
+#[cfg(test)]
+pub mod build {
+    extern crate std;
+    use std::string::String;
+    use std::vec::Vec;
+
+    /// A node under construction: properties then children.
+    #[derive(Default, Clone)]
+    pub struct N {
+        pub name: String,
+        pub props: Vec<(String, Vec<u8>)>,
+        pub kids: Vec<N>,
+    }
+
+    impl N {
+        pub fn new(name: &str) -> Self {
+            N {
+                name: name.into(),
+                ..Default::default()
+            }
+        }
+        pub fn prop(mut self, k: &str, v: &[u8]) -> Self {
+            self.props.push((k.into(), v.to_vec()));
+            self
+        }
+        pub fn str(self, k: &str, v: &str) -> Self {
+            let mut b = v.as_bytes().to_vec();
+            b.push(0);
+            self.prop(k, &b)
+        }
+        pub fn u32(self, k: &str, v: u32) -> Self {
+            self.prop(k, &v.to_be_bytes())
+        }
+        pub fn cells(self, k: &str, v: &[u32]) -> Self {
+            let b: Vec<u8> = v.iter().flat_map(|c| c.to_be_bytes()).collect();
+            self.prop(k, &b)
+        }
+        /// `reg` of (addr, size) pairs with 2 address and 2 size cells.
+        pub fn reg64(self, regs: &[(u64, u64)]) -> Self {
+            let mut c = Vec::new();
+            for (a, s) in regs {
+                c.extend([(a >> 32) as u32, *a as u32, (s >> 32) as u32, *s as u32]);
+            }
+            self.cells("reg", &c)
+        }
+        pub fn kid(mut self, k: N) -> Self {
+            self.kids.push(k);
+            self
+        }
+    }
+
+    /// Serializes `root` with the given `/memreserve/` entries.
+    pub fn dtb(root: &N, rsv: &[(u64, u64)]) -> Vec<u8> {
+        let mut st = Vec::new();
+        let mut strings = Vec::new();
+        fn emit(n: &N, st: &mut Vec<u8>, strings: &mut Vec<u8>) {
+            st.extend(1u32.to_be_bytes());
+            st.extend(n.name.as_bytes());
+            st.push(0);
+            while st.len() % 4 != 0 {
+                st.push(0);
+            }
+            for (k, v) in &n.props {
+                let off = strings.len() as u32;
+                strings.extend(k.as_bytes());
+                strings.push(0);
+                st.extend(3u32.to_be_bytes());
+                st.extend((v.len() as u32).to_be_bytes());
+                st.extend(off.to_be_bytes());
+                st.extend(v);
+                while st.len() % 4 != 0 {
+                    st.push(0);
+                }
+            }
+            for k in &n.kids {
+                emit(k, st, strings);
+            }
+            st.extend(2u32.to_be_bytes());
+        }
+        emit(root, &mut st, &mut strings);
+        st.extend(9u32.to_be_bytes());
+        let rsv_off = 40usize;
+        let mut rsvb = Vec::new();
+        for (a, s) in rsv.iter().chain([(0, 0)].iter()) {
+            rsvb.extend(a.to_be_bytes());
+            rsvb.extend(s.to_be_bytes());
+        }
+        let st_off = rsv_off + rsvb.len();
+        let str_off = st_off + st.len();
+        let total = str_off + strings.len();
+        let mut out = Vec::with_capacity(total);
+        for v in [
+            super::FDT_MAGIC,
+            total as u32,
+            st_off as u32,
+            str_off as u32,
+            rsv_off as u32,
+            17,
+            16,
+            0,
+            strings.len() as u32,
+            st.len() as u32,
+        ] {
+            out.extend(v.to_be_bytes());
+        }
+        out.extend(rsvb);
+        out.extend(st);
+        out.extend(strings);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::build::{N, dtb};
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sample() -> std::vec::Vec<u8> {
+        let root = N::new("")
+            .u32("#address-cells", 2)
+            .u32("#size-cells", 2)
+            .str("model", "test")
+            .kid(N::new("chosen").str("bootargs", "mode=info"))
+            .kid(
+                N::new("memory@40000000")
+                    .str("device_type", "memory")
+                    .reg64(&[(0x4000_0000, 1 << 30)]),
+            )
+            .kid(
+                N::new("soc")
+                    .kid(N::new("uart@9000000").str("compatible", "arm,pl011\0arm,primecell")),
+            );
+        dtb(&root, &[(0x4800_0000, 0x1000)])
+    }
+
+    #[test]
+    fn walk_and_find() {
+        let b = sample();
+        let f = Fdt::new(&b).unwrap();
+        assert_eq!(f.prop(f.root(), "model").unwrap().as_str(), Some("test"));
+        assert_eq!(f.children(f.root()).count(), 3);
+        let mem = f.find("/memory").unwrap();
+        assert_eq!(mem.name, "memory@40000000");
+        let uart = f.find_path("/soc/uart@9000000").unwrap();
+        assert_eq!(uart.chain().len(), 3);
+        let compat: std::vec::Vec<_> = f
+            .prop(uart.node(), "compatible")
+            .unwrap()
+            .str_list()
+            .collect();
+        assert_eq!(compat, ["arm,pl011", "arm,primecell"]);
+        assert!(f.find("/nothing").is_none());
+        let rsv: std::vec::Vec<_> = f.reservations().collect();
+        assert_eq!(rsv, [Ok((0x4800_0000, 0x1000))]);
+    }
+
+    #[test]
+    fn nop_removes_property() {
+        let mut b = sample();
+        let off = {
+            let f = Fdt::new(&b).unwrap();
+            f.prop(f.find("/chosen").unwrap(), "bootargs")
+                .unwrap()
+                .blob_offset
+        };
+        nop_property(&mut b, off).unwrap();
+        let f = Fdt::new(&b).unwrap();
+        assert!(f.prop(f.find("/chosen").unwrap(), "bootargs").is_none());
+        assert_eq!(f.prop(f.root(), "model").unwrap().as_str(), Some("test"));
+    }
+
+    #[test]
+    fn header_errors() {
+        let b = sample();
+        assert!(matches!(
+            Fdt::new(&b[..20]),
+            Err(FdtError::Truncated { .. })
+        ));
+        assert!(matches!(
+            Fdt::new(&b[..b.len() - 1]),
+            Err(FdtError::Truncated { .. })
+        ));
+        let mut bad = b.clone();
+        bad[0] = 0;
+        assert!(matches!(Fdt::new(&bad), Err(FdtError::BadMagic(_))));
+        let mut bad = b.clone();
+        bad[8..12].copy_from_slice(&0xffff_fff0u32.to_be_bytes());
+        assert!(matches!(Fdt::new(&bad), Err(FdtError::BadHeaderField(_))));
+    }
+
+    proptest! {
+        /// Any corruption of a valid blob gives Ok or Err, never a panic,
+        /// and an accepted blob can be fully walked.
+        #[test]
+        fn corrupted_blobs_never_panic(idx in 0usize..400, byte in any::<u8>(), cut in 0usize..400) {
+            let mut b = sample();
+            let i = idx % b.len();
+            b[i] = byte;
+            b.truncate(b.len() - cut.min(b.len()));
+            if let Ok(f) = Fdt::new(&b) {
+                fn all<'a>(f: &Fdt<'a>, n: Node<'a>) -> usize {
+                    f.props(n).count() + f.children(n).map(|k| all(f, k)).sum::<usize>()
+                }
+                let _ = all(&f, f.root());
+                let _ = f.find("/memory");
+            }
+        }
+    }
+}

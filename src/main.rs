@@ -1,0 +1,39 @@
+//! mmu-reloc, the bare-metal stage: thin glue between the entry assembly,
+//! the machine (`arch`, `board`) and the library's logic (`mmu_reloc`).
+#![cfg_attr(target_os = "none", no_std, no_main)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+#[cfg(target_os = "none")]
+extern crate alloc;
+
+#[cfg(target_os = "none")]
+mod arch;
+#[cfg(target_os = "none")]
+mod board;
+#[cfg(target_os = "none")]
+mod heap;
+#[cfg(target_os = "none")]
+mod stage;
+
+/// Called by `asm/entry.S` with the DTB pointer the loader passed in x0 and
+/// the address the image was loaded at.
+#[cfg(target_os = "none")]
+#[unsafe(no_mangle)]
+extern "C" fn rust_entry(dtb: u64, load: u64) -> ! {
+    stage::run(dtb, load)
+}
+
+#[cfg(target_os = "none")]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    stage::fail(stage::EXIT_PANIC, format_args!("panic: {info}"))
+}
+
+/// On the host this binary only says what it is.
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!(
+        "mmu-reloc is a bare-metal aarch64 image: `cargo run --release` builds it and boots it in QEMU"
+    );
+    std::process::exit(2);
+}

@@ -1,0 +1,587 @@
+//! The platform as the DTB describes it: RAM, reserved memory, the console
+//! UART, PSCI, CPUs, the command line and the initrd. Nothing here is a
+//! board constant; every address comes from the tree. Pure: takes a parsed
+//! [`Fdt`], returns values or an error naming what is wrong.
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::fdt::{Fdt, FdtError, Node, NodePath};
+use crate::region::{self, Region};
+
+/// UART models the stage can drive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UartKind {
+    /// Arm PrimeCell PL011 (`arm,pl011`): QEMU virt, Pi 4 with disable-bt.
+    Pl011,
+    /// BCM2835 auxiliary mini UART (`brcm,bcm2835-aux-uart`): Pi 4 default.
+    MiniUart,
+}
+
+impl UartKind {
+    pub const fn name(self) -> &'static str {
+        match self {
+            UartKind::Pl011 => "pl011",
+            UartKind::MiniUart => "bcm2835-aux-uart",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Uart {
+    pub kind: UartKind,
+    /// CPU physical address of the register block (after `ranges`).
+    pub regs: Region,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PsciMethod {
+    Hvc,
+    Smc,
+}
+
+impl PsciMethod {
+    pub const fn name(self) -> &'static str {
+        match self {
+            PsciMethod::Hvc => "hvc",
+            PsciMethod::Smc => "smc",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Platform<'a> {
+    pub model: &'a str,
+    /// RAM from every `/memory` node: sorted, disjoint, non-empty.
+    pub ram: Vec<Region>,
+    /// `/reserved-memory` children with a static `reg`, and `/memreserve/`.
+    pub reserved: Vec<Region>,
+    pub bootargs: &'a str,
+    pub initrd: Option<Region>,
+    pub console: Option<Uart>,
+    pub psci: Option<PsciMethod>,
+    pub cpus: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlatformError<'a> {
+    Fdt(FdtError),
+    NoMemory,
+    /// `#address-cells`/`#size-cells` outside 1..=2 (or 0..=2 for size).
+    BadCells {
+        node: &'a str,
+        address: u32,
+        size: u32,
+    },
+    /// A `reg` whose length is not a whole number of entries.
+    BadReg {
+        node: &'a str,
+        len: usize,
+    },
+    ZeroSizeMemory {
+        node: &'a str,
+        start: u64,
+    },
+    OverflowingRegion {
+        node: &'a str,
+        start: u64,
+        size: u64,
+    },
+    OverlappingMemory {
+        a: Region,
+        b: Region,
+    },
+    /// `stdout-path` names no node.
+    StdoutMissing {
+        path: &'a str,
+    },
+    /// `stdout-path` names a node the stage cannot drive.
+    StdoutUnsupported {
+        path: &'a str,
+        compatible: &'a str,
+    },
+    /// A node's address cannot be translated to a CPU address.
+    Untranslatable {
+        node: &'a str,
+    },
+    BadInitrd {
+        start: u64,
+        end: u64,
+    },
+    BadString {
+        node: &'a str,
+        prop: &'static str,
+    },
+}
+
+impl fmt::Display for PlatformError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            PlatformError::Fdt(e) => write!(f, "{e}"),
+            PlatformError::NoMemory => {
+                f.write_str("DTB has no /memory node with a reg: RAM unknown")
+            }
+            PlatformError::BadCells {
+                node,
+                address,
+                size,
+            } => write!(
+                f,
+                "DTB node '{node}': #address-cells={address} #size-cells={size} unsupported (need 1 or 2)"
+            ),
+            PlatformError::BadReg { node, len } => {
+                write!(
+                    f,
+                    "DTB node '{node}': reg of {len} bytes is not a whole number of entries"
+                )
+            }
+            PlatformError::ZeroSizeMemory { node, start } => {
+                write!(
+                    f,
+                    "DTB node '{node}': memory region at {start:#x} has size 0"
+                )
+            }
+            PlatformError::OverflowingRegion { node, start, size } => write!(
+                f,
+                "DTB node '{node}': region {start:#x} + {size:#x} overflows the address space"
+            ),
+            PlatformError::OverlappingMemory { a, b } => {
+                write!(f, "DTB memory regions {a} and {b} overlap")
+            }
+            PlatformError::StdoutMissing { path } => {
+                write!(f, "DTB /chosen/stdout-path '{path}' names no node")
+            }
+            PlatformError::StdoutUnsupported { path, compatible } => write!(
+                f,
+                "DTB /chosen/stdout-path '{path}' is '{compatible}': no driver (supported: arm,pl011, brcm,bcm2835-aux-uart)"
+            ),
+            PlatformError::Untranslatable { node } => {
+                write!(
+                    f,
+                    "DTB node '{node}': address not translatable through parent ranges"
+                )
+            }
+            PlatformError::BadInitrd { start, end } => {
+                write!(
+                    f,
+                    "DTB /chosen initrd [{start:#x}, {end:#x}) is empty or inverted"
+                )
+            }
+            PlatformError::BadString { node, prop } => {
+                write!(f, "DTB node '{node}': property {prop} is not a string")
+            }
+        }
+    }
+}
+
+impl From<FdtError> for PlatformError<'_> {
+    fn from(e: FdtError) -> Self {
+        PlatformError::Fdt(e)
+    }
+}
+
+type Result<'a, T> = core::result::Result<T, PlatformError<'a>>;
+
+/// `#address-cells`, `#size-cells` a node gives its children (spec
+/// defaults 2 and 1).
+fn cells<'a>(fdt: &Fdt<'a>, node: Node<'a>) -> Result<'a, (u32, u32)> {
+    let get = |name, default| {
+        fdt.prop(node, name)
+            .map_or(Some(default), |p| p.as_uint().map(|v| v as u32))
+    };
+    let (a, s) = (get("#address-cells", 2), get("#size-cells", 1));
+    match (a, s) {
+        (Some(a @ 1..=2), Some(s @ 0..=2)) => Ok((a, s)),
+        _ => Err(PlatformError::BadCells {
+            node: node.name,
+            address: a.unwrap_or(0),
+            size: s.unwrap_or(0),
+        }),
+    }
+}
+
+fn read_cells(b: &[u8], n: u32) -> u64 {
+    b.chunks_exact(4).take(n as usize).fold(0, |acc, c| {
+        (acc << 32) | u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as u64
+    })
+}
+
+/// The `(address, size)` entries of `node`'s `reg` under `(ac, sc)` cells.
+fn regs<'a>(fdt: &Fdt<'a>, node: Node<'a>, (ac, sc): (u32, u32)) -> Result<'a, Vec<(u64, u64)>> {
+    let Some(reg) = fdt.prop(node, "reg") else {
+        return Ok(Vec::new());
+    };
+    let entry = 4 * (ac + sc) as usize;
+    if reg.value.len() % entry != 0 {
+        return Err(PlatformError::BadReg {
+            node: node.name,
+            len: reg.value.len(),
+        });
+    }
+    Ok(reg
+        .value
+        .chunks_exact(entry)
+        .map(|e| (read_cells(e, ac), read_cells(&e[4 * ac as usize..], sc)))
+        .collect())
+}
+
+fn region_of<'a>(node: &'a str, (start, size): (u64, u64)) -> Result<'a, Region> {
+    Region::from_len(start, size).ok_or(PlatformError::OverflowingRegion { node, start, size })
+}
+
+/// Translates `addr` from the address space of `chain`'s last node's
+/// parent up to the CPU's, through each ancestor's `ranges`.
+fn translate<'a>(fdt: &Fdt<'a>, chain: &[Node<'a>], mut addr: u64) -> Result<'a, u64> {
+    let target = chain.last().map_or("", |n| n.name);
+    // chain = [root, a, b, node]: node's reg is in b's space; b's ranges map
+    // b-space to a-space, a's ranges map a-space to root space.
+    for i in (1..chain.len().saturating_sub(1)).rev() {
+        let bus = chain[i];
+        let (child_ac, child_sc) = cells(fdt, bus)?;
+        let (parent_ac, _) = cells(fdt, chain[i - 1])?;
+        let Some(ranges) = fdt.prop(bus, "ranges") else {
+            return Err(PlatformError::Untranslatable { node: target });
+        };
+        if ranges.value.is_empty() {
+            continue; // identity
+        }
+        let entry = 4 * (child_ac + parent_ac + child_sc) as usize;
+        let hit = ranges.value.chunks_exact(entry).find_map(|e| {
+            let child = read_cells(e, child_ac);
+            let parent = read_cells(&e[4 * child_ac as usize..], parent_ac);
+            let size = read_cells(&e[4 * (child_ac + parent_ac) as usize..], child_sc);
+            (addr >= child && addr - child < size).then(|| parent + (addr - child))
+        });
+        addr = hit.ok_or(PlatformError::Untranslatable { node: target })?;
+    }
+    Ok(addr)
+}
+
+/// Resolves `/chosen/stdout-path` (a path or an alias, with an optional
+/// `:options` suffix) to a UART. `Ok(None)` when there is no stdout-path.
+pub fn console<'a>(fdt: &Fdt<'a>) -> Result<'a, Option<Uart>> {
+    let Some(chosen) = fdt.find("/chosen") else {
+        return Ok(None);
+    };
+    let Some(prop) = fdt.prop(chosen, "stdout-path") else {
+        return Ok(None);
+    };
+    let full = prop.as_str().ok_or(PlatformError::BadString {
+        node: "chosen",
+        prop: "stdout-path",
+    })?;
+    let path = full.split(':').next().unwrap_or(full);
+    let resolved = if path.starts_with('/') {
+        Some(path)
+    } else {
+        fdt.find("/aliases")
+            .and_then(|a| fdt.prop(a, path))
+            .and_then(|p| p.as_str())
+    };
+    let node_path: NodePath<'a> = resolved
+        .and_then(|p| fdt.find_path(p))
+        .ok_or(PlatformError::StdoutMissing { path: full })?;
+    let node = node_path.node();
+    let compat = fdt.prop(node, "compatible");
+    let kind = compat.and_then(|c| {
+        c.str_list().find_map(|s| match s {
+            "arm,pl011" => Some(UartKind::Pl011),
+            "brcm,bcm2835-aux-uart" => Some(UartKind::MiniUart),
+            _ => None,
+        })
+    });
+    let Some(kind) = kind else {
+        return Err(PlatformError::StdoutUnsupported {
+            path: full,
+            compatible: compat
+                .and_then(|c| c.str_list().next())
+                .unwrap_or("no compatible"),
+        });
+    };
+    let chain = node_path.chain();
+    let parent = chain
+        .get(chain.len().wrapping_sub(2))
+        .copied()
+        .unwrap_or(fdt.root());
+    let &(bus_addr, size) = regs(fdt, node, cells(fdt, parent)?)?
+        .first()
+        .ok_or(PlatformError::Untranslatable { node: node.name })?;
+    let start = translate(fdt, chain, bus_addr)?;
+    let regs = region_of(node.name, (start, size.max(1)))?;
+    Ok(Some(Uart { kind, regs }))
+}
+
+/// Everything the stage needs from the tree.
+pub fn discover<'a>(fdt: &Fdt<'a>) -> Result<'a, Platform<'a>> {
+    let root = fdt.root();
+    let root_cells = cells(fdt, root)?;
+    let model = fdt
+        .prop(root, "model")
+        .and_then(|p| p.as_str())
+        .unwrap_or("unknown");
+
+    let mut ram = Vec::new();
+    for node in fdt.children(root) {
+        let is_memory = fdt
+            .prop(node, "device_type")
+            .and_then(|p| p.as_str())
+            .map_or(node.name.split('@').next() == Some("memory"), |t| {
+                t == "memory"
+            });
+        if !is_memory {
+            continue;
+        }
+        for r in regs(fdt, node, root_cells)? {
+            if r.1 == 0 {
+                return Err(PlatformError::ZeroSizeMemory {
+                    node: node.name,
+                    start: r.0,
+                });
+            }
+            ram.push(region_of(node.name, r)?);
+        }
+    }
+    if ram.is_empty() {
+        return Err(PlatformError::NoMemory);
+    }
+    if let Some((a, b)) = region::first_overlap(&ram) {
+        return Err(PlatformError::OverlappingMemory { a, b });
+    }
+    region::normalize(&mut ram);
+
+    let mut reserved = Vec::new();
+    if let Some(rm) = fdt.find("/reserved-memory") {
+        let rm_cells = cells(fdt, rm)?;
+        for child in fdt.children(rm) {
+            for r in regs(fdt, child, rm_cells)? {
+                reserved.push(region_of(child.name, r)?);
+            }
+        }
+    }
+    for entry in fdt.reservations() {
+        reserved.push(region_of("/memreserve/", entry?)?);
+    }
+    region::normalize(&mut reserved);
+
+    let chosen = fdt.find("/chosen");
+    let chosen_str = |prop| match chosen.and_then(|c| fdt.prop(c, prop)) {
+        None => Ok(""),
+        Some(p) => p.as_str().ok_or(PlatformError::BadString {
+            node: "chosen",
+            prop,
+        }),
+    };
+    let bootargs = chosen_str("bootargs")?;
+    let initrd_prop = |name| {
+        chosen
+            .and_then(|c| fdt.prop(c, name))
+            .and_then(|p| p.as_uint())
+    };
+    let initrd = match (
+        initrd_prop("linux,initrd-start"),
+        initrd_prop("linux,initrd-end"),
+    ) {
+        (Some(start), Some(end)) if end > start => Some(Region::new(start, end)),
+        (Some(start), Some(end)) => return Err(PlatformError::BadInitrd { start, end }),
+        _ => None,
+    };
+
+    let psci =
+        fdt.find("/psci")
+            .and_then(|n| match fdt.prop(n, "method").and_then(|p| p.as_str()) {
+                Some("hvc") => Some(PsciMethod::Hvc),
+                Some("smc") => Some(PsciMethod::Smc),
+                _ => None,
+            });
+    let cpus = fdt.find("/cpus").map_or(0, |c| {
+        fdt.children(c)
+            .filter(|n| {
+                fdt.prop(*n, "device_type").and_then(|p| p.as_str()) == Some("cpu")
+                    || n.name.split('@').next() == Some("cpu")
+            })
+            .count() as u32
+    });
+
+    Ok(Platform {
+        model,
+        ram,
+        reserved,
+        bootargs,
+        initrd,
+        console: console(fdt)?,
+        psci,
+        cpus,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fdt::build::{N, dtb};
+
+    fn virt(mem: Option<N>) -> N {
+        let mut root = N::new("")
+            .u32("#address-cells", 2)
+            .u32("#size-cells", 2)
+            .str("model", "linux,dummy-virt")
+            .kid(
+                N::new("chosen")
+                    .str("bootargs", "mode=info")
+                    .str("stdout-path", "/pl011@9000000")
+                    .u32("linux,initrd-start", 0x4800_0000)
+                    .u32("linux,initrd-end", 0x4810_0000),
+            )
+            .kid(
+                N::new("psci")
+                    .str("compatible", "arm,psci-1.0")
+                    .str("method", "hvc"),
+            )
+            .kid(
+                N::new("cpus")
+                    .kid(N::new("cpu@0").str("device_type", "cpu"))
+                    .kid(N::new("cpu@1").str("device_type", "cpu")),
+            )
+            .kid(
+                N::new("pl011@9000000")
+                    .str("compatible", "arm,pl011\0arm,primecell")
+                    .reg64(&[(0x900_0000, 0x1000)]),
+            )
+            .kid(
+                N::new("reserved-memory")
+                    .u32("#address-cells", 2)
+                    .u32("#size-cells", 2)
+                    .prop("ranges", &[])
+                    .kid(N::new("fw@50000000").reg64(&[(0x5000_0000, 0x10_0000)]))
+                    .kid(N::new("cma").cells("size", &[0, 0x100_0000])),
+            );
+        if let Some(m) = mem {
+            root = root.kid(m);
+        }
+        root
+    }
+
+    fn mem(regs: &[(u64, u64)]) -> N {
+        N::new("memory@40000000")
+            .str("device_type", "memory")
+            .reg64(regs)
+    }
+
+    #[test]
+    fn qemu_virt_like_tree() {
+        let b = dtb(
+            &virt(Some(mem(&[(0x4000_0000, 1 << 30)]))),
+            &[(0x4400_0000, 0x1000)],
+        );
+        let f = Fdt::new(&b).unwrap();
+        let p = discover(&f).unwrap();
+        assert_eq!(p.model, "linux,dummy-virt");
+        assert_eq!(p.ram, [Region::new(0x4000_0000, 0x8000_0000)]);
+        assert_eq!(
+            p.reserved,
+            [
+                Region::new(0x4400_0000, 0x4400_1000),
+                Region::new(0x5000_0000, 0x5010_0000)
+            ]
+        );
+        assert_eq!(p.bootargs, "mode=info");
+        assert_eq!(p.initrd, Some(Region::new(0x4800_0000, 0x4810_0000)));
+        assert_eq!(p.psci, Some(PsciMethod::Hvc));
+        assert_eq!(p.cpus, 2);
+        assert_eq!(
+            p.console,
+            Some(Uart {
+                kind: UartKind::Pl011,
+                regs: Region::new(0x900_0000, 0x900_1000)
+            })
+        );
+    }
+
+    #[test]
+    fn missing_overlapping_and_zero_memory() {
+        let b = dtb(&virt(None), &[]);
+        assert_eq!(
+            discover(&Fdt::new(&b).unwrap()),
+            Err(PlatformError::NoMemory)
+        );
+        let b = dtb(
+            &virt(Some(mem(&[(0x4000_0000, 1 << 30), (0x6000_0000, 1 << 30)]))),
+            &[],
+        );
+        assert!(matches!(
+            discover(&Fdt::new(&b).unwrap()),
+            Err(PlatformError::OverlappingMemory { .. })
+        ));
+        let b = dtb(&virt(Some(mem(&[(0x4000_0000, 0)]))), &[]);
+        assert!(matches!(
+            discover(&Fdt::new(&b).unwrap()),
+            Err(PlatformError::ZeroSizeMemory { .. })
+        ));
+    }
+
+    #[test]
+    fn one_cell_addresses_and_ranges_translation() {
+        // Pi 4 style: 1-cell root, a soc bus mapping 0x7e000000 -> 0xfe000000.
+        let root = N::new("")
+            .u32("#address-cells", 1)
+            .u32("#size-cells", 1)
+            .kid(N::new("aliases").str("serial1", "/soc/serial@7e215040"))
+            .kid(N::new("chosen").str("stdout-path", "serial1:115200n8"))
+            .kid(
+                N::new("memory@0")
+                    .str("device_type", "memory")
+                    .cells("reg", &[0, 0x3c00_0000]),
+            )
+            .kid(
+                N::new("soc")
+                    .u32("#address-cells", 1)
+                    .u32("#size-cells", 1)
+                    .cells("ranges", &[0x7e00_0000, 0xfe00_0000, 0x180_0000])
+                    .kid(
+                        N::new("serial@7e215040")
+                            .str("compatible", "brcm,bcm2835-aux-uart")
+                            .cells("reg", &[0x7e21_5040, 0x40]),
+                    ),
+            );
+        let b = dtb(&root, &[]);
+        let f = Fdt::new(&b).unwrap();
+        let p = discover(&f).unwrap();
+        assert_eq!(p.ram, [Region::new(0, 0x3c00_0000)]);
+        assert_eq!(
+            p.console,
+            Some(Uart {
+                kind: UartKind::MiniUart,
+                regs: Region::new(0xfe21_5040, 0xfe21_5080)
+            })
+        );
+    }
+
+    #[test]
+    fn stdout_errors() {
+        let root = N::new("")
+            .kid(N::new("chosen").str("stdout-path", "/nowhere"))
+            .kid(mem(&[(0x4000_0000, 1 << 30)]));
+        let b = dtb(&root, &[]);
+        assert!(matches!(
+            console(&Fdt::new(&b).unwrap()),
+            Err(PlatformError::StdoutMissing { .. })
+        ));
+        let root = N::new("")
+            .kid(N::new("chosen").str("stdout-path", "/uart"))
+            .kid(N::new("uart").str("compatible", "ns16550a"));
+        let b = dtb(&root, &[]);
+        let e = console(&Fdt::new(&b).unwrap()).unwrap_err();
+        assert!(alloc::format!("{e}").contains("ns16550a"));
+    }
+
+    #[test]
+    fn bad_cells() {
+        let root = N::new("").u32("#address-cells", 3).kid(mem(&[(0, 1)]));
+        let b = dtb(&root, &[]);
+        assert!(matches!(
+            discover(&Fdt::new(&b).unwrap()),
+            Err(PlatformError::BadCells { .. })
+        ));
+    }
+}

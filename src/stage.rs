@@ -1,0 +1,228 @@
+//! The stage's flow: discover the platform, parse the command line, do
+//! what `mode=` asks, report, exit. Thin glue over the library and the
+//! arch/board code; every failure funnels through [`fail`].
+
+use core::fmt;
+
+use mmu_reloc::bootargs::{self, LogLevel, Mode};
+use mmu_reloc::cpu::{CpuInfo, Granule};
+use mmu_reloc::fdt::{self, Fdt};
+use mmu_reloc::platform::{self, Platform};
+use mmu_reloc::record::{self, Record};
+use mmu_reloc::region::{self, Region};
+
+use crate::arch::{self, semihosting};
+use crate::board::{BootCpuCell, console, console::Console, power};
+use crate::{heap, println};
+
+/// Exit statuses, as QEMU reports them (with semihosting).
+pub const EXIT_OK: u32 = 0;
+/// Bad input: DTB, command line, segments, CPU feature.
+pub const EXIT_INPUT: u32 = 1;
+/// A copy did not verify or a guard was touched.
+pub const EXIT_VERIFY: u32 = 2;
+/// An unexpected exception.
+pub const EXIT_EXCEPTION: u32 = 3;
+/// A Rust panic (a bug in the stage).
+pub const EXIT_PANIC: u32 = 4;
+
+/// Largest DTB accepted; anything bigger is a corrupt header.
+const DTB_MAX: usize = 16 << 20;
+
+static ENDING: BootCpuCell<bool> = BootCpuCell::new(false);
+
+/// Prints the final record and stops the machine.
+pub fn exit(code: u32) -> ! {
+    Record::new(&mut Console, "exit")
+        .u64("status", code as u64)
+        .end();
+    power::exit(code)
+}
+
+/// Reports an error (human line and record) and exits with `code`.
+pub fn fail(code: u32, msg: fmt::Arguments<'_>) -> ! {
+    if ENDING.get() {
+        // A fault while reporting a fault: stop without printing again.
+        power::exit(code);
+    }
+    ENDING.set(true);
+    println!("mmu-reloc: error: {msg}");
+    record::error(&mut Console, msg);
+    exit(code)
+}
+
+pub fn fail_exception(msg: fmt::Arguments<'_>) -> ! {
+    fail(EXIT_EXCEPTION, msg)
+}
+
+/// The DTB the loader passed, bounded by its own header.
+fn dtb_blob(phys: u64) -> &'static [u8] {
+    if phys == 0 || phys % 8 != 0 {
+        fail(
+            EXIT_INPUT,
+            format_args!("no usable DTB pointer in x0 ({phys:#x}): boot with a DTB"),
+        );
+    }
+    // SAFETY: the boot protocol puts a DTB at x0; its first HEADER_LEN
+    // bytes are readable (a bad address faults into the exception handler).
+    let header = unsafe { core::slice::from_raw_parts(phys as *const u8, fdt::HEADER_LEN) };
+    let total = fdt::header_total_size(header)
+        .unwrap_or_else(|e| fail(EXIT_INPUT, format_args!("DTB at {phys:#x}: {e}")));
+    if !(fdt::HEADER_LEN..=DTB_MAX).contains(&total) {
+        fail(
+            EXIT_INPUT,
+            format_args!("DTB at {phys:#x}: totalsize {total} out of range"),
+        );
+    }
+    // SAFETY: the header claims `total` bytes; they stay untouched while
+    // the stage runs (the DTB is a forbidden range for every writer).
+    unsafe { core::slice::from_raw_parts(phys as *const u8, total) }
+}
+
+fn log_filter(l: LogLevel) -> log::LevelFilter {
+    match l {
+        LogLevel::Error => log::LevelFilter::Error,
+        LogLevel::Warn => log::LevelFilter::Warn,
+        LogLevel::Info => log::LevelFilter::Info,
+        LogLevel::Debug => log::LevelFilter::Debug,
+        LogLevel::Trace => log::LevelFilter::Trace,
+    }
+}
+
+/// What was learned before `mode=` runs.
+pub struct World<'a> {
+    pub el: u8,
+    pub load: u64,
+    pub stage: Region,
+    pub dtb: Region,
+    pub platform: Platform<'a>,
+    pub cpu: CpuInfo,
+    pub args: bootargs::BootArgs,
+}
+
+/// Entered from `asm/entry.S` on the boot CPU with the stack set.
+pub fn run(dtb_phys: u64, load: u64) -> ! {
+    let (heap_start, heap_end) = arch::heap_bounds();
+    heap::init(heap_start, heap_end);
+    // EL3 never gets here: asm/entry.S stops it.
+    let el = arch::current_el();
+    let have_semihosting = semihosting::probe();
+    let blob = dtb_blob(dtb_phys);
+    let fdt = match Fdt::new(blob) {
+        Ok(f) => f,
+        Err(e) => {
+            console::init(None);
+            fail(EXIT_INPUT, format_args!("{e}"));
+        }
+    };
+    match platform::console(&fdt) {
+        Ok(uart) => console::init(uart),
+        Err(e) => {
+            console::init(None);
+            fail(EXIT_INPUT, format_args!("{e}"));
+        }
+    }
+    console::init_log(log::LevelFilter::Info);
+
+    let platform =
+        platform::discover(&fdt).unwrap_or_else(|e| fail(EXIT_INPUT, format_args!("{e}")));
+    power::set_psci(platform.psci);
+    let parsed = bootargs::parse(platform.bootargs)
+        .unwrap_or_else(|e| fail(EXIT_INPUT, format_args!("{e}")));
+    console::init_log(log_filter(parsed.args.log));
+    for word in &parsed.foreign {
+        log::warn!("bootargs: '{word}' is not a stage option; left for the next stage");
+    }
+    let (midr, mmfr0) = arch::cpu_id_registers();
+    let (stage_start, stage_end) = arch::stage_bounds();
+    let world = World {
+        el,
+        load,
+        stage: Region::new(stage_start, stage_end),
+        dtb: Region::new(dtb_phys, dtb_phys + blob.len() as u64),
+        platform,
+        cpu: CpuInfo::decode(midr, mmfr0),
+        args: parsed.args,
+    };
+    report_platform(&world, have_semihosting);
+
+    match world.args.mode {
+        Mode::Info => exit(EXIT_OK),
+        Mode::Bench | Mode::Boot => fail(
+            EXIT_INPUT,
+            format_args!("mode={:?} is not built yet; use mode=info", world.args.mode),
+        ),
+    }
+}
+
+fn mib(bytes: u64) -> u64 {
+    bytes >> 20
+}
+
+fn report_platform(w: &World<'_>, have_semihosting: bool) {
+    let p = &w.platform;
+    let granules: alloc::vec::Vec<&str> = Granule::ALL
+        .iter()
+        .filter(|g| w.cpu.supports(**g))
+        .map(|g| g.name())
+        .collect();
+    let ram_bytes = region::total_len(&p.ram);
+    println!("mmu-reloc: platform");
+    println!("  model      {}", p.model);
+    println!(
+        "  el         EL{} (loaded at {:#x}, stage {})",
+        w.el, w.load, w.stage
+    );
+    println!(
+        "  cpu        {} MIDR {:#x}, PA {} bits, granules {:?}, {} CPU(s)",
+        w.cpu.core_name(),
+        w.cpu.midr,
+        w.cpu.pa_bits,
+        granules,
+        p.cpus
+    );
+    for r in &p.ram {
+        println!("  ram        {r} {} MiB", mib(r.len()));
+    }
+    println!("  ram total  {} MiB", mib(ram_bytes));
+    for r in &p.reserved {
+        println!("  reserved   {r}");
+    }
+    println!("  dtb        {}", w.dtb);
+    if let Some(i) = p.initrd {
+        println!("  initrd     {i} ({} bytes)", i.len());
+    }
+    match p.console {
+        Some(u) => println!("  console    {} at {:#x}", u.kind.name(), u.regs.start),
+        None => println!("  console    {}", console::describe()),
+    }
+    println!("  psci       {}", p.psci.map_or("none", |m| m.name()));
+    println!(
+        "  semihost   {}",
+        if have_semihosting { "yes" } else { "no" }
+    );
+    println!("  timer      {} Hz", arch::counter_hz());
+    println!("  bootargs   \"{}\"", p.bootargs);
+
+    Record::new(&mut Console, "platform")
+        .u64("el", w.el as u64)
+        .str("model", p.model)
+        .u64("ram_bytes", ram_bytes)
+        .regions("ram", &p.ram)
+        .regions("reserved", &p.reserved)
+        .regions("dtb", &[w.dtb])
+        .regions("stage", &[w.stage])
+        .hex("load", w.load)
+        .regions("initrd", p.initrd.as_slice())
+        .str("bootargs", p.bootargs)
+        .u64("cpus", p.cpus as u64)
+        .hex("midr", w.cpu.midr)
+        .str("core", w.cpu.core_name())
+        .u64("pa_bits", w.cpu.pa_bits as u64)
+        .strs("granules", granules.iter().copied())
+        .str("console", console::describe())
+        .str("psci", p.psci.map_or("none", |m| m.name()))
+        .bool("semihosting", have_semihosting)
+        .u64("counter_hz", arch::counter_hz())
+        .end();
+}

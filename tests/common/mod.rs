@@ -1,0 +1,308 @@
+//! In-QEMU test harness: boots the stage image with a hard timeout, kills
+//! QEMU when the run ends (or the test panics), and parses the stage's
+//! `{"record":...}` lines.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The ELF and raw Image under test: `MMU_RELOC_ELF` (scripts/test.sh sets
+/// it after building) or a release build into a separate target dir.
+pub fn stage() -> &'static (PathBuf, PathBuf) {
+    static STAGE: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    STAGE.get_or_init(|| {
+        let elf = match std::env::var_os("MMU_RELOC_ELF") {
+            Some(p) => PathBuf::from(p),
+            None => {
+                let dir = manifest_dir().join("target/qemu-tests");
+                let ok = Command::new(env!("CARGO"))
+                    .args(["build", "--release", "--target", "aarch64-unknown-none"])
+                    .env("CARGO_TARGET_DIR", &dir)
+                    .current_dir(manifest_dir())
+                    .status()
+                    .expect("run cargo build for the stage")
+                    .success();
+                assert!(ok, "building the stage image failed");
+                dir.join("aarch64-unknown-none/release/mmu-reloc")
+            }
+        };
+        let image = elf.with_extension("Image");
+        let ok = Command::new(manifest_dir().join("qemu/mkimage.sh"))
+            .arg(&elf)
+            .arg(&image)
+            .status()
+            .expect("run qemu/mkimage.sh")
+            .success();
+        assert!(ok, "making the raw Image failed");
+        (elf, image)
+    })
+}
+
+pub fn image() -> &'static Path {
+    &stage().1
+}
+
+pub fn elf() -> &'static Path {
+    &stage().0
+}
+
+/// A scratch directory for generated files, unique per test.
+pub fn scratch(name: &str) -> PathBuf {
+    let d = manifest_dir().join("target/test-scratch").join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Kills QEMU when dropped, whatever happened.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub struct Qemu {
+    args: Vec<String>,
+    timeout: Duration,
+    kernel: bool,
+}
+
+#[derive(Debug)]
+pub struct Run {
+    /// QEMU's exit status; `None` if it was killed at the timeout.
+    pub status: Option<i32>,
+    pub output: String,
+    pub records: Vec<Value>,
+}
+
+impl Qemu {
+    /// `-M virt -cpu cortex-a72 -m 1G` with semihosting, the Image as
+    /// `-kernel`. Later `arg`s win over these defaults.
+    pub fn virt() -> Self {
+        Qemu {
+            args: ["-M", "virt", "-cpu", "cortex-a72", "-m", "1G"]
+                .map(String::from)
+                .to_vec(),
+            timeout: DEFAULT_TIMEOUT,
+            kernel: true,
+        }
+    }
+
+    pub fn arg(mut self, a: impl AsRef<str>) -> Self {
+        self.args.push(a.as_ref().to_string());
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, a: I) -> Self {
+        for x in a {
+            self = self.arg(x);
+        }
+        self
+    }
+
+    pub fn append(self, cmdline: &str) -> Self {
+        self.arg("-append").arg(cmdline)
+    }
+
+    /// Do not pass the Image with `-kernel` (the test loads it itself).
+    pub fn no_kernel(mut self) -> Self {
+        self.kernel = false;
+        self
+    }
+
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    pub fn run(self) -> Run {
+        let mut cmd = Command::new("qemu-system-aarch64");
+        cmd.args(["-display", "none", "-serial", "stdio", "-monitor", "none"])
+            .args(["-semihosting-config", "enable=on,target=native"]);
+        if self.kernel {
+            cmd.arg("-kernel").arg(image());
+        }
+        cmd.args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = KillOnDrop(
+            cmd.spawn()
+                .expect("start qemu-system-aarch64 (run scripts/setup.sh)"),
+        );
+        let mut out = child.0.stdout.take().unwrap();
+        let mut err = child.0.stderr.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = out.read_to_end(&mut s);
+            s
+        });
+        let err_reader = std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = err.read_to_end(&mut s);
+            s
+        });
+        let deadline = Instant::now() + self.timeout;
+        let status = loop {
+            if let Some(st) = child.0.try_wait().unwrap() {
+                break st.code();
+            }
+            if Instant::now() >= deadline {
+                let _ = child.0.kill();
+                let _ = child.0.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        drop(child);
+        let mut output = String::from_utf8_lossy(&reader.join().unwrap()).replace('\r', "");
+        let stderr = String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned();
+        if !stderr.is_empty() {
+            output.push_str("\n--- qemu stderr ---\n");
+            output.push_str(&stderr);
+        }
+        let records = output
+            .lines()
+            .filter(|l| l.starts_with("{\"record\""))
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        Run {
+            status,
+            output,
+            records,
+        }
+    }
+}
+
+impl Run {
+    pub fn all(&self, name: &str) -> Vec<&Value> {
+        self.records
+            .iter()
+            .filter(|r| r["record"] == name)
+            .collect()
+    }
+
+    /// The one record called `name`; panics with the whole output if absent.
+    pub fn record(&self, name: &str) -> &Value {
+        self.all(name)
+            .first()
+            .copied()
+            .unwrap_or_else(|| panic!("no {name} record in:\n{}", self.output))
+    }
+
+    /// Asserts the run ended by itself with `code`, and the exit record
+    /// agrees.
+    pub fn expect_status(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.status,
+            Some(code),
+            "unexpected status; output:\n{}",
+            self.output
+        );
+        assert_eq!(
+            self.record("exit")["status"],
+            code,
+            "exit record; output:\n{}",
+            self.output
+        );
+        self
+    }
+
+    /// Asserts an error record whose message contains `needle`, and exit 1.
+    pub fn expect_error(&self, needle: &str) -> &Self {
+        self.expect_status(1);
+        let msg = self.record("error")["msg"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            msg.contains(needle),
+            "error {msg:?} lacks {needle:?}; output:\n{}",
+            self.output
+        );
+        self
+    }
+}
+
+/// Dumps QEMU virt's DTB for the given machine options and command line.
+pub fn dump_virt_dtb(dir: &Path, machine: &str, mem: &str, cmdline: &str) -> Vec<u8> {
+    let path = dir.join("virt.dtb");
+    let ok = Command::new("qemu-system-aarch64")
+        .args(["-M", &format!("{machine},dumpdtb={}", path.display())])
+        .args(["-cpu", "cortex-a72", "-m", mem, "-display", "none"])
+        .arg("-kernel")
+        .arg(image())
+        .args(["-append", cmdline])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "qemu dumpdtb failed");
+    std::fs::read(path).unwrap()
+}
+
+fn movz(rd: u32, imm: u64, hw: u32) -> u32 {
+    0xd280_0000 | (hw << 21) | (((imm >> (16 * hw)) as u32 & 0xffff) << 5) | rd
+}
+
+fn movk(rd: u32, imm: u64, hw: u32) -> u32 {
+    0xf280_0000 | (hw << 21) | (((imm >> (16 * hw)) as u32 & 0xffff) << 5) | rd
+}
+
+/// A stand-in for a bootloader's `booti`: x0 = `dtb`, x1-x3 = 0, jump to
+/// `entry`. QEMU's generic loader starts a CPU at an address but sets no
+/// registers, so tests that load the Image elsewhere run this first.
+pub fn trampoline(dtb: u64, entry: u64) -> Vec<u8> {
+    let mut code = Vec::new();
+    for (rd, v) in [(0, dtb), (16, entry)] {
+        code.push(movz(rd, v, 0));
+        code.extend((1..4).map(|hw| movk(rd, v, hw)));
+    }
+    code.extend([movz(1, 0, 0), movz(2, 0, 0), movz(3, 0, 0)]);
+    code.push(0xd61f_0200); // br x16
+    code.iter().flat_map(|c| c.to_le_bytes()).collect()
+}
+
+/// Boots the Image at `load` via the generic loader and the trampoline,
+/// with `dtb` loaded as plain data (QEMU does not fix it up, so a test can
+/// hand the stage a broken tree).
+pub fn boot_elsewhere(name: &str, dtb: &[u8], load: u64, extra: &[&str]) -> Run {
+    const RAM_BASE: u64 = 0x4000_0000;
+    // Clear of QEMU's own DTB at the RAM base and of `load`.
+    let dtb_at = RAM_BASE + (8 << 20);
+    let tramp_at = RAM_BASE + (12 << 20);
+    let dir = scratch(name);
+    let dtb_path = dir.join("boot.dtb");
+    let tramp_path = dir.join("trampoline.bin");
+    std::fs::write(&dtb_path, dtb).unwrap();
+    std::fs::write(&tramp_path, trampoline(dtb_at, load)).unwrap();
+    Qemu::virt()
+        .no_kernel()
+        .args(extra)
+        .arg("-device")
+        .arg(format!(
+            "loader,file={},addr={dtb_at:#x}",
+            dtb_path.display()
+        ))
+        .arg("-device")
+        .arg(format!(
+            "loader,file={},addr={tramp_at:#x},cpu-num=0",
+            tramp_path.display()
+        ))
+        .arg("-device")
+        .arg(format!("loader,file={},addr={load:#x}", image().display()))
+        .run()
+}
