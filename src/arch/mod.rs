@@ -3,6 +3,8 @@
 //! only interprets numbers lives in the library (`mmu_reloc::cpu`).
 
 pub mod exception;
+pub mod mem;
+pub mod mmu;
 pub mod semihosting;
 
 use core::arch::global_asm;
@@ -49,6 +51,11 @@ pub fn counter() -> u64 {
 
 pub fn counter_hz() -> u64 {
     CNTFRQ_EL0.get()
+}
+
+/// Generic-timer ticks to nanoseconds.
+pub fn ticks_to_ns(ticks: u64) -> u64 {
+    (ticks as u128 * 1_000_000_000 / counter_hz().max(1) as u128) as u64
 }
 
 /// Waits for an interrupt forever: the end of the road when nothing can

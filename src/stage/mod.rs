@@ -15,6 +15,8 @@ use crate::arch::{self, semihosting};
 use crate::board::{BootCpuCell, console, console::Console, power};
 use crate::{heap, println};
 
+mod linear_map;
+
 /// Exit statuses, as QEMU reports them (with semihosting).
 pub const EXIT_OK: u32 = 0;
 /// Bad input: DTB, command line, segments, CPU feature.
@@ -145,6 +147,32 @@ pub fn run(dtb_phys: u64, load: u64) -> ! {
         args: parsed.args,
     };
     report_platform(&world, have_semihosting);
+
+    // The identity map every mode runs under.
+    let forbidden = linear_map::forbidden(&world, &[]);
+    let mappings = linear_map::identity_mappings(&world);
+    let (map, build_ns) = linear_map::build(&world, &mappings, &forbidden);
+    // SAFETY: the MMU is off (boot protocol); the map covers all RAM, which
+    // holds the stage, and the console.
+    unsafe { arch::mmu::enable(world.el, &map, &linear_map::written_while_off(&world, &map)) };
+    let v = linear_map::verify(world.el, &map, world.args.seed);
+    linear_map::report(&map, &forbidden, build_ns, &v, "linear");
+    if v.failures != 0 {
+        fail(
+            EXIT_VERIFY,
+            format_args!("linear map: {} of {} AT checks wrong", v.failures, v.probes),
+        );
+    }
+    let coherent = linear_map::coherence_check(&world, &map);
+    Record::new(&mut Console, "caches")
+        .bool("coherent", coherent)
+        .end();
+    if !coherent {
+        fail(
+            EXIT_VERIFY,
+            format_args!("caches: pattern lost across MMU off/on"),
+        );
+    }
 
     match world.args.mode {
         Mode::Info => exit(EXIT_OK),

@@ -1,0 +1,195 @@
+//! Programming the MMU for the regime the stage runs in (EL1&0 at EL1, EL2
+//! with HCR_EL2.E2H = 0 at EL2) from a [`BuiltMap`], cache maintenance in
+//! both directions, and checking the live map with `AT`.
+//!
+//! Switching maps never edits a live table: the MMU goes off (caches
+//! cleaned), the new tables are installed with the TLB invalidated, the MMU
+//! comes back on. That is break-before-make at the granularity of the
+//! whole map.
+
+use core::arch::{asm, global_asm};
+
+use aarch64_cpu::asm::barrier;
+use aarch64_cpu::registers::*;
+use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
+
+use mmu_reloc::cpu::Granule;
+use mmu_reloc::mmu::{BuiltMap, MAIR_VALUE};
+use mmu_reloc::region::Region;
+
+/// SCTLR_ELx M (bit 0), C (bit 2) and I (bit 12).
+const SCTLR_MCI: u64 = (1 << 0) | (1 << 2) | (1 << 12);
+
+global_asm!(include_str!("../../asm/mmu.S"), SCTLR_MCI = const SCTLR_MCI);
+
+unsafe extern "C" {
+    fn mmu_off_el1(ranges: *const [u64; 2], n: usize, line: u64);
+    fn mmu_off_el2(ranges: *const [u64; 2], n: usize, line: u64);
+}
+
+/// Smallest D-cache line in bytes (CTR_EL0.DminLine is log2 of words).
+pub fn dcache_line() -> u64 {
+    let ctr: u64;
+    // SAFETY: reading CTR_EL0 has no side effects.
+    unsafe { asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack)) };
+    4 << ((ctr >> 16) & 0xf)
+}
+
+fn for_each_line(r: Region, line: u64, mut f: impl FnMut(u64)) {
+    let mut a = r.start & !(line - 1);
+    while a < r.end {
+        f(a);
+        a += line;
+    }
+}
+
+/// Cleans and invalidates `r` to the point of coherency.
+pub fn clean_inval(r: Region) {
+    // SAFETY: cleaning writes dirty lines back; it never loses data.
+    for_each_line(r, dcache_line(), |a| unsafe {
+        asm!("dc civac, {}", in(reg) a, options(nostack))
+    });
+    barrier::dsb(barrier::SY);
+}
+
+/// Whether the MMU is on at the current EL.
+pub fn enabled(el: u8) -> bool {
+    match el {
+        1 => SCTLR_EL1.is_set(SCTLR_EL1::M),
+        _ => SCTLR_EL2.is_set(SCTLR_EL2::M),
+    }
+}
+
+fn tcr_el1(map: &BuiltMap) -> u64 {
+    let tg0 = match map.granule {
+        Granule::K4 => TCR_EL1::TG0::KiB_4,
+        Granule::K16 => TCR_EL1::TG0::KiB_16,
+        Granule::K64 => TCR_EL1::TG0::KiB_64,
+    };
+    (TCR_EL1::T0SZ.val(map.t0sz as u64)
+        + TCR_EL1::IRGN0::WriteBack_ReadAlloc_WriteAlloc_Cacheable
+        + TCR_EL1::ORGN0::WriteBack_ReadAlloc_WriteAlloc_Cacheable
+        + TCR_EL1::SH0::Inner
+        + tg0
+        + TCR_EL1::EPD1::DisableTTBR1Walks
+        + TCR_EL1::IPS.val(map.ips as u64))
+    .value
+}
+
+fn tcr_el2(map: &BuiltMap) -> u64 {
+    let tg0 = match map.granule {
+        Granule::K4 => TCR_EL2::TG0::KiB_4,
+        Granule::K16 => TCR_EL2::TG0::KiB_16,
+        Granule::K64 => TCR_EL2::TG0::KiB_64,
+    };
+    /// TCR_EL2 bits 31 and 23 are RES1 when E2H = 0.
+    const TCR_EL2_RES1: u64 = (1 << 31) | (1 << 23);
+    (TCR_EL2::T0SZ.val(map.t0sz as u64)
+        + TCR_EL2::IRGN0::WriteBack_ReadAlloc_WriteAlloc_Cacheable
+        + TCR_EL2::ORGN0::WriteBack_ReadAlloc_WriteAlloc_Cacheable
+        + TCR_EL2::SH0::Inner
+        + tg0
+        + TCR_EL2::PS.val(map.ips as u64))
+    .value
+        | TCR_EL2_RES1
+}
+
+/// Installs `map` and turns the MMU, D-cache and I-cache on.
+///
+/// `written` are the ranges written with the caches off that will be read
+/// with them on (the tables, the stage, anything filled meanwhile): their
+/// lines are invalidated first so no stale line can shadow memory.
+///
+/// # Safety
+/// The MMU must be off. `map` must map, with Normal memory, everything the
+/// stage touches from now on (its image, stack, heap, the DTB, the
+/// console), identity for the stage itself so execution continues.
+pub unsafe fn enable(el: u8, map: &BuiltMap, written: &[Region]) {
+    let line = dcache_line();
+    for r in written {
+        // SAFETY: with the caches off nothing is dirty, so invalidating
+        // drops only stale copies.
+        for_each_line(*r, line, |a| unsafe {
+            asm!("dc ivac, {}", in(reg) a, options(nostack))
+        });
+    }
+    barrier::dsb(barrier::SY);
+    match el {
+        1 => {
+            MAIR_EL1.set(MAIR_VALUE);
+            TCR_EL1.set(tcr_el1(map));
+            TTBR0_EL1.set(map.root);
+            barrier::isb(barrier::SY);
+            // SAFETY: invalidating TLBs and the I-cache only drops cached state.
+            unsafe {
+                asm!(
+                    "tlbi vmalle1",
+                    "dsb nsh",
+                    "ic iallu",
+                    "dsb nsh",
+                    "isb",
+                    options(nostack)
+                )
+            };
+            SCTLR_EL1
+                .modify(SCTLR_EL1::M::Enable + SCTLR_EL1::C::Cacheable + SCTLR_EL1::I::Cacheable);
+        }
+        _ => {
+            MAIR_EL2.set(MAIR_VALUE);
+            TCR_EL2.set(tcr_el2(map));
+            TTBR0_EL2.set(map.root);
+            barrier::isb(barrier::SY);
+            // SAFETY: as above, for the EL2 regime.
+            unsafe {
+                asm!(
+                    "tlbi alle2",
+                    "dsb nsh",
+                    "ic iallu",
+                    "dsb nsh",
+                    "isb",
+                    options(nostack)
+                )
+            };
+            SCTLR_EL2
+                .modify(SCTLR_EL2::M::Enable + SCTLR_EL2::C::Cacheable + SCTLR_EL2::I::Cacheable);
+        }
+    }
+    barrier::isb(barrier::SY);
+}
+
+/// Cleans `keep` to the PoC and turns the MMU and caches off.
+///
+/// # Safety
+/// `keep` must cover every range written with the caches on that is read
+/// later (at least the stage image, heap and stack). Execution continues
+/// at the same addresses, so the stage must be identity mapped.
+pub unsafe fn disable(el: u8, keep: &[Region]) {
+    let pairs: alloc::vec::Vec<[u64; 2]> = keep.iter().map(|r| [r.start, r.end]).collect();
+    // SAFETY: the asm reads only `pairs`, cleans each range and clears
+    // SCTLR M/C/I without a store in between (see asm/mmu.S).
+    unsafe {
+        match el {
+            1 => mmu_off_el1(pairs.as_ptr(), pairs.len(), dcache_line()),
+            _ => mmu_off_el2(pairs.as_ptr(), pairs.len(), dcache_line()),
+        }
+    }
+}
+
+/// What `AT S1ExR` says about `va`: the PA and the MAIR attribute byte, or
+/// the fault status code.
+pub fn translate(el: u8, va: u64) -> Result<(u64, u8), u8> {
+    // SAFETY: AT only writes PAR_EL1; it never faults for a stage 1 read.
+    unsafe {
+        match el {
+            1 => asm!("at s1e1r, {}", in(reg) va, options(nostack)),
+            _ => asm!("at s1e2r, {}", in(reg) va, options(nostack)),
+        }
+    }
+    barrier::isb(barrier::SY);
+    let par = PAR_EL1.get();
+    if par & 1 != 0 {
+        return Err(((par >> 1) & 0x3f) as u8);
+    }
+    let pa = (par & 0x000f_ffff_ffff_f000) | (va & 0xfff);
+    Ok((pa, (par >> 56) as u8))
+}
