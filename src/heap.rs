@@ -1,95 +1,43 @@
-//! The stage's heap: a bump allocator over the linker-reserved area. Frees
-//! and grows in place only for the most recent block, which is all the
-//! stage's allocation pattern (build, use, drop in order) needs. No locks:
-//! only the boot CPU runs Rust (see `board::BootCpuCell`).
+//! The stage's heap: `linked_list_allocator`'s first-fit `Heap` over the
+//! linker-reserved area, behind [`BootCpuCell`] instead of the crate's
+//! spinlock. No exclusive-access instructions, so it is safe with the MMU
+//! (and the caches) off, when exclusives to non-cacheable memory are not
+//! guaranteed to work.
 
 use core::alloc::{GlobalAlloc, Layout};
-use core::ptr;
+use core::ptr::{self, NonNull};
+
+use linked_list_allocator::Heap;
 
 use crate::board::BootCpuCell;
 
-struct Bump {
-    start: usize,
-    next: usize,
-    end: usize,
-    /// Start of the most recent block, which alone can be freed or grown.
-    last: usize,
-}
-
-pub struct Heap(BootCpuCell<Bump>);
+struct StageHeap(BootCpuCell<Heap>);
 
 #[global_allocator]
-static HEAP: Heap = Heap(BootCpuCell::new(Bump {
-    start: 0,
-    next: 0,
-    end: 0,
-    last: usize::MAX,
-}));
+static HEAP: StageHeap = StageHeap(BootCpuCell::new(Heap::empty()));
 
 /// Hands the allocator `[start, end)`; call once before any allocation.
 pub fn init(start: u64, end: u64) {
-    HEAP.0.with(|h| {
-        h.start = start as usize;
-        h.next = start as usize;
-        h.end = end as usize;
-    });
+    // SAFETY: the linker reserves this area for the heap alone, it is
+    // called once, and nothing was allocated before.
+    HEAP.0
+        .with(|h| unsafe { h.init(start as *mut u8, (end - start) as usize) });
 }
 
-/// Bytes in use and the high-water mark is `next - start`.
-pub fn used() -> u64 {
-    HEAP.0.with(|h| (h.next - h.start) as u64)
-}
-
-// SAFETY: blocks never overlap: `next` only moves past handed-out blocks,
-// and moves back only over the most recent block when it is freed.
-unsafe impl GlobalAlloc for Heap {
+// SAFETY: delegates to linked_list_allocator's Heap, which hands out
+// disjoint blocks; access is serialized by the single boot CPU.
+unsafe impl GlobalAlloc for StageHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         self.0.with(|h| {
-            let start = (h.next + layout.align() - 1) & !(layout.align() - 1);
-            match start.checked_add(layout.size()) {
-                Some(end) if end <= h.end => {
-                    h.next = end;
-                    h.last = start;
-                    start as *mut u8
-                }
-                _ => ptr::null_mut(),
-            }
+            h.allocate_first_fit(layout)
+                .map_or(ptr::null_mut(), NonNull::as_ptr)
         })
     }
 
     unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        self.0.with(|h| {
-            if p as usize == h.last && h.last + layout.size() == h.next {
-                h.next = h.last;
-                h.last = usize::MAX;
-            }
-        })
-    }
-
-    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let grown = self.0.with(|h| {
-            let fits = (p as usize)
-                .checked_add(new_size)
-                .is_some_and(|e| e <= h.end);
-            if p as usize == h.last && fits {
-                h.next = p as usize + new_size;
-                true
-            } else {
-                false
-            }
-        });
-        if grown {
-            return p;
-        }
-        // SAFETY: the same contract as GlobalAlloc::realloc's default.
-        unsafe {
-            let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
-            let q = self.alloc(new_layout);
-            if !q.is_null() {
-                ptr::copy_nonoverlapping(p, q, layout.size().min(new_size));
-                self.dealloc(p, layout);
-            }
-            q
+        if let Some(p) = NonNull::new(p) {
+            // SAFETY: `p` came from `alloc` with this layout (GlobalAlloc contract).
+            self.0.with(|h| unsafe { h.deallocate(p, layout) });
         }
     }
 }

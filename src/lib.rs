@@ -16,3 +16,4 @@ pub mod platform;
 pub mod record;
 pub mod region;
 pub mod relocate;
+pub mod stats;

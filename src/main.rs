@@ -9,6 +9,8 @@ extern crate alloc;
 #[cfg(target_os = "none")]
 mod arch;
 #[cfg(target_os = "none")]
+mod bench;
+#[cfg(target_os = "none")]
 mod board;
 #[cfg(target_os = "none")]
 mod heap;

@@ -56,6 +56,17 @@ impl<'w> Record<'w> {
         }
     }
 
+    pub fn opt_str(mut self, k: &str, v: Option<&str>) -> Self {
+        match v {
+            Some(v) => self.str(k, v),
+            None => {
+                self.key(k);
+                self.raw("null");
+                self
+            }
+        }
+    }
+
     pub fn f64(mut self, k: &str, v: f64) -> Self {
         self.key(k);
         if v.is_finite() {

@@ -56,14 +56,28 @@ extern "C" fn rust_exception(frame: *mut [u64; 31], kind: u64) {
     }
     // SAFETY: the vector code passes its own stack frame, valid and
     // exclusively ours for the duration of this call.
-    let lr = unsafe { (*frame)[30] };
+    let regs = unsafe { &*frame };
+    let lr = regs[30];
     let class = exception_class_name(esr);
     let fault = fault_status_name(esr).unwrap_or("");
     let kind_name = KIND_NAMES[(kind % 4) as usize];
     let origin = ORIGIN_NAMES[((kind / 4) % 4) as usize];
-    stage::fail_exception(format_args!(
+    let sep = if fault.is_empty() { "" } else { ", " };
+    let head = format_args!(
         "unexpected {kind_name} exception at EL{el} ({origin}): {class}{sep}{fault}; \
-         ESR={esr:#x} ELR={elr:#x} FAR={far:#x} LR={lr:#x}",
-        sep = if fault.is_empty() { "" } else { ", " },
-    ));
+         ESR={esr:#x} ELR={elr:#x} FAR={far:#x} LR={lr:#x}"
+    );
+    match super::copy::RUNNING.get() {
+        // The copy loops keep pages done in x9 and the destination cursor
+        // in x12 (asm/copy.S).
+        Some((strategy, kernel)) => stage::fail_exception(format_args!(
+            "{head} in {} loop ({}, MMU {}) after {} pages, destination cursor {:#x}",
+            strategy.name(),
+            kernel.name(),
+            if super::mmu::enabled(el) { "on" } else { "off" },
+            regs[9],
+            regs[12],
+        )),
+        None => stage::fail_exception(head),
+    }
 }

@@ -2,6 +2,7 @@
 //! vector assembly, system registers, semihosting, PSCI, timing. Logic that
 //! only interprets numbers lives in the library (`mmu_reloc::cpu`).
 
+pub mod copy;
 pub mod exception;
 pub mod mem;
 pub mod mmu;

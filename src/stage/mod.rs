@@ -16,6 +16,7 @@ use crate::board::{BootCpuCell, console, console::Console, power};
 use crate::{heap, println};
 
 mod linear_map;
+pub mod relocation;
 
 /// Exit statuses, as QEMU reports them (with semihosting).
 pub const EXIT_OK: u32 = 0;
@@ -147,6 +148,10 @@ pub fn run(dtb_phys: u64, load: u64) -> ! {
         args: parsed.args,
     };
     report_platform(&world, have_semihosting);
+
+    if world.args.mode == Mode::Bench {
+        crate::bench::run(&world);
+    }
 
     // The identity map every mode runs under.
     let forbidden = linear_map::forbidden(&world, &[]);

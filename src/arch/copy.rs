@@ -1,0 +1,67 @@
+//! The measured copy loops of `asm/copy.S`, and which one is running (for
+//! the exception report). The loops take physical destinations and work
+//! with the MMU on (identity or contiguous map) or off.
+
+use core::arch::global_asm;
+
+use mmu_reloc::bootargs::{CopyKernel, Strategy};
+use mmu_reloc::relocate::{
+    CopyRun, IND_DESTINATION_BIT, IND_DONE_BIT, IND_INDIRECTION_BIT, IND_SOURCE_BIT, PAGE_BYTES,
+};
+
+use crate::board::BootCpuCell;
+
+global_asm!(
+    include_str!("../../asm/copy.S"),
+    PAGE_SIZE = const PAGE_BYTES,
+    PAGE_MASK = const !(PAGE_BYTES as u64 - 1),
+    IND_DESTINATION_BIT = const IND_DESTINATION_BIT,
+    IND_INDIRECTION_BIT = const IND_INDIRECTION_BIT,
+    IND_DONE_BIT = const IND_DONE_BIT,
+    IND_SOURCE_BIT = const IND_SOURCE_BIT,
+);
+
+unsafe extern "C" {
+    fn reloc_ind_list_copy_page(head: u64, unused: u64, line: u64) -> u64;
+    fn reloc_ind_list_ldpq(head: u64, unused: u64, line: u64) -> u64;
+    fn reloc_contig_copy_page(runs: *const CopyRun, n: usize, line: u64) -> u64;
+    fn reloc_contig_ldpq(runs: *const CopyRun, n: usize, line: u64) -> u64;
+}
+
+/// The loop currently running, for `rust_exception`.
+pub static RUNNING: BootCpuCell<Option<(Strategy, CopyKernel)>> = BootCpuCell::new(None);
+
+/// What a copy loop works on.
+pub enum Input<'a> {
+    /// A kimage list head entry.
+    List(u64),
+    /// `(src, dest, len)` runs.
+    Runs(&'a [CopyRun]),
+}
+
+/// Runs one loop; returns the pages it copied.
+///
+/// # Safety
+/// Every source must be readable and every destination writable at the
+/// addresses given, under the current translation (or none), and nothing
+/// the stage still needs may lie in a destination.
+pub unsafe fn run(kernel: CopyKernel, input: Input<'_>, line: u64) -> u64 {
+    let strategy = match input {
+        Input::List(_) => Strategy::IndList,
+        Input::Runs(_) => Strategy::Contiguous,
+    };
+    RUNNING.set(Some((strategy, kernel)));
+    // SAFETY: the caller guarantees the list/runs describe valid memory.
+    let pages = unsafe {
+        match (input, kernel) {
+            (Input::List(head), CopyKernel::CopyPage) => reloc_ind_list_copy_page(head, 0, line),
+            (Input::List(head), CopyKernel::LdpQ) => reloc_ind_list_ldpq(head, 0, line),
+            (Input::Runs(r), CopyKernel::CopyPage) => {
+                reloc_contig_copy_page(r.as_ptr(), r.len(), line)
+            }
+            (Input::Runs(r), CopyKernel::LdpQ) => reloc_contig_ldpq(r.as_ptr(), r.len(), line),
+        }
+    };
+    RUNNING.set(None);
+    pages
+}

@@ -1,0 +1,195 @@
+//! Timing, PMU and the benchmark driver in one place: every measured copy
+//! goes through [`measure`], every figure is reported as a `result` record
+//! and summarized in one human table from the same samples.
+
+pub mod pmu;
+
+use alloc::vec::Vec;
+
+use mmu_reloc::bootargs::{CopyKernel, OnOff, Strategy};
+use mmu_reloc::record::Record;
+use mmu_reloc::region::{self, SZ_4K};
+use mmu_reloc::relocate::{self, Environment};
+use mmu_reloc::stats;
+
+use crate::arch;
+use crate::board::console::Console;
+use crate::println;
+use crate::stage::{EXIT_INPUT, World, fail, relocation};
+
+/// One measurement: wall time from the generic timer, cycles and
+/// instructions from the PMU (`None` when it cannot count them).
+#[derive(Clone, Copy, Debug)]
+pub struct Sample {
+    pub ns: u64,
+    pub cycles: Option<u64>,
+    pub insns: Option<u64>,
+}
+
+/// Runs `f` between two timer reads and PMU snapshots.
+pub fn measure<R>(f: impl FnOnce() -> R) -> (R, Sample) {
+    pmu::start();
+    let c0 = pmu::read();
+    let t0 = arch::counter();
+    let r = f();
+    let t1 = arch::counter();
+    let c1 = pmu::read();
+    let present = pmu::present();
+    let insns = c1.insns.wrapping_sub(c0.insns);
+    (
+        r,
+        Sample {
+            ns: arch::ticks_to_ns(t1 - t0),
+            cycles: present.then(|| c1.cycles.wrapping_sub(c0.cycles)),
+            // INST_RETIRED reads 0 when it is not counted (QEMU without
+            // -icount shift=N): unknown, not zero.
+            insns: (present && insns != 0).then_some(insns),
+        },
+    )
+}
+
+/// The configurations a benchmark runs, from bootargs.
+fn configs(w: &World<'_>) -> Vec<(Strategy, CopyKernel, bool)> {
+    let strategies: &[Strategy] = match w.args.strategy {
+        Some(Strategy::IndList) => &[Strategy::IndList],
+        Some(Strategy::Contiguous) => &[Strategy::Contiguous],
+        None => &[Strategy::IndList, Strategy::Contiguous],
+    };
+    let kernels: &[CopyKernel] = match w.args.copy {
+        Some(CopyKernel::CopyPage) => &[CopyKernel::CopyPage],
+        Some(CopyKernel::LdpQ) => &[CopyKernel::LdpQ],
+        None => &CopyKernel::ALL,
+    };
+    let mmu: &[bool] = match w.args.mmu {
+        OnOff::On => &[true],
+        OnOff::Off => &[false],
+        OnOff::Both => &[true, false],
+    };
+    let mut out = Vec::new();
+    for &m in mmu {
+        for &s in strategies {
+            for &k in kernels {
+                out.push((s, k, m));
+            }
+        }
+    }
+    out
+}
+
+/// `mode=bench`: a synthetic payload relocated by every configuration,
+/// trials interleaved (each trial runs every configuration once, so drift
+/// in the host hits all of them alike).
+pub fn run(w: &World<'_>) -> ! {
+    let env = Environment {
+        ram: w.platform.ram.clone(),
+        reserved: w.platform.reserved.clone(),
+        dtb: w.dtb,
+        stage: alloc::vec![w.stage],
+        table_bytes: 0,
+    };
+    let usable = env.usable_ram();
+    let base = usable.first().map_or(0, |r| r.start);
+    let segments = relocate::synthetic_layout(
+        &usable,
+        base,
+        w.args.size,
+        w.args.segments as usize,
+        2 << 20,
+        w.args.seed,
+    )
+    .unwrap_or_else(|| {
+        fail(
+            EXIT_INPUT,
+            format_args!(
+                "size={} in segments={}: does not fit in {} MiB of usable RAM",
+                w.args.size,
+                w.args.segments,
+                region::total_len(&usable) >> 20
+            ),
+        )
+    });
+    let configs = configs(w);
+    let want_contig = configs.iter().any(|c| c.0 == Strategy::Contiguous && c.2);
+    let wl = relocation::prepare(w, &segments, want_contig);
+    println!(
+        "bench: {} MiB in {} segments, {} source pages scattered, {} list pages; {} configurations x {} trials",
+        wl.bytes >> 20,
+        segments.len(),
+        wl.plan.sources().len(),
+        wl.plan.list_pages().len(),
+        configs.len(),
+        w.args.trials
+    );
+
+    let mut samples: Vec<Vec<relocation::Outcome>> = configs.iter().map(|_| Vec::new()).collect();
+    for trial in 0..w.args.trials {
+        for (i, &(s, k, m)) in configs.iter().enumerate() {
+            let o = relocation::run(w, &wl, s, k, m);
+            relocation::record(&o, &wl, segments.len(), trial);
+            samples[i].push(o);
+        }
+    }
+    summary(&configs, &samples, wl.bytes);
+    crate::stage::exit(crate::stage::EXIT_OK)
+}
+
+fn summary(
+    configs: &[(Strategy, CopyKernel, bool)],
+    samples: &[Vec<relocation::Outcome>],
+    bytes: u64,
+) {
+    println!();
+    println!(
+        "{:<11} {:<9} {:<4} {:>6} {:>12} {:>10} {:>10} {:>12} {:>10}  verified",
+        "strategy",
+        "copy",
+        "mmu",
+        "trials",
+        "median ms",
+        "min ms",
+        "MiB/s",
+        "cycles/page",
+        "insns/page"
+    );
+    let pages = (bytes / SZ_4K).max(1);
+    for (c, outs) in configs.iter().zip(samples) {
+        let ns: Vec<u64> = outs.iter().map(|o| o.sample.ns).collect();
+        let Some(s) = stats::summarize(&ns) else {
+            continue;
+        };
+        let cycles: Vec<u64> = outs.iter().filter_map(|o| o.sample.cycles).collect();
+        let insns: Vec<u64> = outs.iter().filter_map(|o| o.sample.insns).collect();
+        let per_page = |v: &[u64]| stats::summarize(v).map(|s| s.median / pages);
+        let verified = outs.iter().all(|o| o.verified);
+        let fmt_opt =
+            |v: Option<u64>| v.map_or(alloc::string::String::from("-"), |v| alloc::format!("{v}"));
+        println!(
+            "{:<11} {:<9} {:<4} {:>6} {:>12.3} {:>10.3} {:>10.1} {:>12} {:>10}  {}",
+            c.0.name(),
+            c.1.name(),
+            if c.2 { "on" } else { "off" },
+            s.n,
+            s.median as f64 / 1e6,
+            s.min as f64 / 1e6,
+            stats::mib_per_s(bytes, s.median),
+            fmt_opt(per_page(&cycles)),
+            fmt_opt(per_page(&insns)),
+            if verified { "yes" } else { "NO" }
+        );
+        Record::new(&mut Console, "summary")
+            .str("strategy", c.0.name())
+            .str("copy", c.1.name())
+            .bool("mmu", c.2)
+            .u64("trials", s.n as u64)
+            .u64("bytes", bytes)
+            .u64("median_ns", s.median)
+            .u64("min_ns", s.min)
+            .u64("max_ns", s.max)
+            .f64("stddev_ns", s.stddev)
+            .f64("mib_per_s", stats::mib_per_s(bytes, s.median))
+            .opt_u64("cycles_per_page", per_page(&cycles))
+            .opt_u64("insns_per_page", per_page(&insns))
+            .bool("verified", verified)
+            .end();
+    }
+}

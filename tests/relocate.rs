@@ -1,0 +1,110 @@
+//! Relocation in QEMU: every strategy and copy kernel, MMU on and off,
+//! verified byte for byte by the stage (page hashes, guard pages), and the
+//! A/B report's records.
+
+mod common;
+
+use common::Qemu;
+use serde_json::Value;
+
+fn results(run: &common::Run) -> Vec<&Value> {
+    run.all("result")
+}
+
+#[test]
+fn bench_runs_every_configuration_verified() {
+    let run = Qemu::virt().append("size=4M segments=3 trials=2").run();
+    run.expect_status(0);
+    let res = results(&run);
+    assert_eq!(
+        res.len(),
+        2 * 2 * 2 * 2,
+        "strategies x kernels x mmu x trials"
+    );
+    for r in &res {
+        assert_eq!(r["verified"], true, "{r}");
+        assert_eq!(r["bytes"], 4 << 20);
+        assert_eq!(r["pages"], 1024);
+        assert_eq!(r["segments"], 3);
+        assert!(r["guard_bytes_checked"].as_u64().unwrap() > 0);
+        assert!(r["ns"].as_u64().unwrap() > 0);
+        // Without -icount the PMU cannot count instructions: null, not 0.
+        assert!(r["insns"].is_null(), "{r}");
+        match (r["mmu"].as_bool().unwrap(), r["strategy"].as_str().unwrap()) {
+            (false, _) => assert!(r["granule"].is_null() && r["table_bytes"].is_null()),
+            (true, "contiguous") => assert_eq!(r["src_layout"], "va-contiguous"),
+            (true, _) => assert_eq!(r["granule"], "4k"),
+        }
+    }
+    let summaries = run.all("summary");
+    assert_eq!(summaries.len(), 8);
+    assert!(
+        summaries
+            .iter()
+            .all(|s| s["verified"] == true && s["trials"] == 2)
+    );
+    // The contiguous map costs about one 4 KiB table per 512 source pages.
+    let maps = run.all("map");
+    let contig = maps
+        .iter()
+        .find(|m| m["name"] == "contiguous")
+        .expect("contiguous map record");
+    let linear = maps.iter().find(|m| m["name"] == "linear").unwrap();
+    let extra = contig["table_bytes"].as_u64().unwrap() - linear["table_bytes"].as_u64().unwrap();
+    assert!(
+        (2 * 4096..=6 * 4096).contains(&extra),
+        "contiguous map adds {extra} bytes for 1024 pages"
+    );
+    assert_eq!(linear["verified"], true);
+}
+
+#[test]
+fn icount_gives_exact_instruction_counts() {
+    let go = || {
+        Qemu::virt()
+            .args(["-icount", "shift=0,align=off,sleep=off"])
+            .append("size=1M segments=1 mmu=on strategy=ind-list")
+            .run()
+    };
+    let (a, b) = (go(), go());
+    a.expect_status(0);
+    let insns = |r: &common::Run| -> Vec<u64> {
+        results(r)
+            .iter()
+            .map(|x| x["insns"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(insns(&a), insns(&b), "icount runs repeat exactly");
+    let per_page: Vec<u64> = insns(&a).iter().map(|i| i / 256).collect();
+    // copy_page: 12 instructions per 64 bytes (768 per page); ldp-q half that.
+    assert!(
+        per_page[0] > 768 && per_page[1] > 384 && per_page[1] < per_page[0],
+        "{per_page:?}"
+    );
+}
+
+#[test]
+fn el2_and_other_granules() {
+    let run = Qemu::virt()
+        .args(["-M", "virt,virtualization=on", "-cpu", "max", "-m", "2G"])
+        .append("size=2M granule=16k leaf=16k copy=ldp-q trials=1")
+        .run();
+    run.expect_status(0);
+    assert_eq!(run.record("platform")["el"], 2);
+    for r in results(&run) {
+        assert_eq!(r["verified"], true);
+        if r["mmu"] == true && r["strategy"] == "ind-list" {
+            assert_eq!(r["granule"], "16k");
+            assert_eq!(r["leaf"], 16384);
+        }
+    }
+}
+
+#[test]
+fn payload_too_large_is_an_error() {
+    Qemu::virt()
+        .args(["-m", "256M"])
+        .append("size=512M")
+        .run()
+        .expect_error("does not fit");
+}
