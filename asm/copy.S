@@ -2,9 +2,11 @@
 //   COPY_PAGE_LINUX  Linux's copy_page: 4 x ldp + 4 x stnp per 64 bytes
 //   COPY_PAGE_LDPQ   ours: 2 x ldp q + 2 x stp q twice, 128 bytes per turn
 // and is wrapped by two walkers:
-//   reloc_ind_list_*  Eric Biederman's: walk the kimage IND_* list
-//   reloc_contig_*    Pavel Tatashin's: one run per segment from a
-//                     contiguous source
+//   IND_LIST_WALK  Eric Biederman's: walk the kimage IND_* list
+//   CONTIG_WALK    Pavel Tatashin's: one run per segment from a
+//                  contiguous source
+// into reloc_*_* (measured: return pages copied) and handoff_*_* (asm/
+// handoff.S: copy, MMU off, jump to the next stage).
 // After each destination page: dc civac per cache line to the PoC, as
 // arm64 relocate_kernel.S does, so the copy is visible with the MMU off.
 // All accesses are naturally aligned: with the MMU off memory is Device.
@@ -65,9 +67,9 @@
     b.lo    8b
     .endm
 
-    .macro IND_LIST name, copy
-    .global \name
-\name:
+// Walk the kimage list at x0 with copy kernel `copy`; falls through with
+// x9 = pages copied and every destination line cleaned to the PoC.
+    .macro IND_LIST_WALK copy
     mov     x9, xzr
     mov     x10, x0                 // the head is itself an entry
     mov     x11, xzr
@@ -87,14 +89,11 @@
 4:  ldr     x10, [x11], #8
     b       1b
 5:  dsb     sy                      // all cleans complete
-    mov     x0, x9
-    ret
     .endm
 
-// Runs: (src, dest, bytes) triples, bytes a multiple of PAGE_SIZE.
-    .macro CONTIG name, copy
-    .global \name
-\name:
+// Copy x1 runs of (src, dest, bytes) triples at x0, bytes a multiple of
+// PAGE_SIZE; falls through like IND_LIST_WALK.
+    .macro CONTIG_WALK copy
     mov     x9, xzr
     mov     x11, x0
     cbz     x1, 3f
@@ -109,11 +108,18 @@
 2:  subs    x1, x1, #1
     b.ne    1b
 3:  dsb     sy
+    .endm
+
+// A measured loop: walk, return pages copied.
+    .macro MEASURED name, walk, copy
+    .global \name
+\name:
+    \walk \copy
     mov     x0, x9
     ret
     .endm
 
-    IND_LIST reloc_ind_list_copy_page, COPY_PAGE_LINUX
-    IND_LIST reloc_ind_list_ldpq, COPY_PAGE_LDPQ
-    CONTIG reloc_contig_copy_page, COPY_PAGE_LINUX
-    CONTIG reloc_contig_ldpq, COPY_PAGE_LDPQ
+    MEASURED reloc_ind_list_copy_page, IND_LIST_WALK, COPY_PAGE_LINUX
+    MEASURED reloc_ind_list_ldpq, IND_LIST_WALK, COPY_PAGE_LDPQ
+    MEASURED reloc_contig_copy_page, CONTIG_WALK, COPY_PAGE_LINUX
+    MEASURED reloc_contig_ldpq, CONTIG_WALK, COPY_PAGE_LDPQ

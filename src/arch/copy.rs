@@ -12,7 +12,8 @@ use mmu_reloc::relocate::{
 use crate::board::BootCpuCell;
 
 global_asm!(
-    include_str!("../../asm/copy.S"),
+    concat!(include_str!("../../asm/copy.S"), include_str!("../../asm/handoff.S")),
+    SCTLR_MCI = const super::mmu::SCTLR_MCI,
     PAGE_SIZE = const PAGE_BYTES,
     PAGE_MASK = const !(PAGE_BYTES as u64 - 1),
     IND_DESTINATION_BIT = const IND_DESTINATION_BIT,
@@ -26,6 +27,63 @@ unsafe extern "C" {
     fn reloc_ind_list_ldpq(head: u64, unused: u64, line: u64) -> u64;
     fn reloc_contig_copy_page(runs: *const CopyRun, n: usize, line: u64) -> u64;
     fn reloc_contig_ldpq(runs: *const CopyRun, n: usize, line: u64) -> u64;
+}
+
+unsafe extern "C" {
+    static handoff_ind_list_copy_page: u8;
+    static handoff_ind_list_copy_page_end: u8;
+    static handoff_ind_list_ldpq: u8;
+    static handoff_ind_list_ldpq_end: u8;
+    static handoff_contig_copy_page: u8;
+    static handoff_contig_copy_page_end: u8;
+    static handoff_contig_ldpq: u8;
+    static handoff_contig_ldpq_end: u8;
+}
+
+/// The bytes of the self-contained hand-off routine (asm/handoff.S) for
+/// `strategy` and `kernel`, to be copied to a control page.
+pub fn handoff_code(strategy: Strategy, kernel: CopyKernel) -> &'static [u8] {
+    // Only the addresses of the routine's start and end labels are taken.
+    let (start, end) = match (strategy, kernel) {
+        (Strategy::IndList, CopyKernel::CopyPage) => (
+            &raw const handoff_ind_list_copy_page,
+            &raw const handoff_ind_list_copy_page_end,
+        ),
+        (Strategy::IndList, CopyKernel::LdpQ) => (
+            &raw const handoff_ind_list_ldpq,
+            &raw const handoff_ind_list_ldpq_end,
+        ),
+        (Strategy::Contiguous, CopyKernel::CopyPage) => (
+            &raw const handoff_contig_copy_page,
+            &raw const handoff_contig_copy_page_end,
+        ),
+        (Strategy::Contiguous, CopyKernel::LdpQ) => (
+            &raw const handoff_contig_ldpq,
+            &raw const handoff_contig_ldpq_end,
+        ),
+    };
+    // SAFETY: [start, end) is the routine's code in the stage's text.
+    unsafe { core::slice::from_raw_parts(start, end as usize - start as usize) }
+}
+
+/// Calls a hand-off routine copied to `code`; it never returns.
+///
+/// # Safety
+/// `code` must hold a `handoff_code` copy made visible to instruction
+/// fetch; its inputs, the DTB and the code must lie outside every
+/// destination; the live translation (if any) must map all of them and the
+/// destinations identity.
+pub unsafe fn handoff(code: u64, input: Input<'_>, line: u64, dtb: u64, entry: u64) -> ! {
+    let (a0, a1) = match input {
+        Input::List(head) => (head, 0),
+        Input::Runs(r) => (r.as_ptr() as u64, r.len() as u64),
+    };
+    // SAFETY: the caller placed a position-independent handoff_* routine
+    // at `code`; its signature is (x0, x1, line, dtb, entry) -> never.
+    unsafe {
+        let f: extern "C" fn(u64, u64, u64, u64, u64) -> ! = core::mem::transmute(code as usize);
+        f(a0, a1, line, dtb, entry)
+    }
 }
 
 /// The loop currently running, for `rust_exception`.

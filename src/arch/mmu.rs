@@ -18,7 +18,7 @@ use mmu_reloc::mmu::{BuiltMap, MAIR_VALUE};
 use mmu_reloc::region::Region;
 
 /// SCTLR_ELx M (bit 0), C (bit 2) and I (bit 12).
-const SCTLR_MCI: u64 = (1 << 0) | (1 << 2) | (1 << 12);
+pub const SCTLR_MCI: u64 = (1 << 0) | (1 << 2) | (1 << 12);
 
 global_asm!(include_str!("../../asm/mmu.S"), SCTLR_MCI = const SCTLR_MCI);
 
@@ -50,6 +50,30 @@ pub fn clean_inval(r: Region) {
         asm!("dc civac, {}", in(reg) a, options(nostack))
     });
     barrier::dsb(barrier::SY);
+}
+
+/// Makes instructions just written at `r` (through the D-cache) visible
+/// to instruction fetch: clean to the PoU, invalidate the I-cache lines.
+pub fn sync_icache(r: Region) {
+    // SAFETY: cache maintenance by VA on memory the stage just wrote.
+    for_each_line(r, dcache_line(), |a| unsafe {
+        asm!("dc cvau, {}", in(reg) a, options(nostack))
+    });
+    barrier::dsb(barrier::ISH);
+    // SAFETY: invalidating instruction cache lines only drops cached state.
+    for_each_line(r, icache_line(), |a| unsafe {
+        asm!("ic ivau, {}", in(reg) a, options(nostack))
+    });
+    barrier::dsb(barrier::ISH);
+    barrier::isb(barrier::SY);
+}
+
+/// Smallest I-cache line in bytes (CTR_EL0.IminLine).
+pub fn icache_line() -> u64 {
+    let ctr: u64;
+    // SAFETY: reading CTR_EL0 has no side effects.
+    unsafe { asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack)) };
+    4 << (ctr & 0xf)
 }
 
 /// Whether the MMU is on at the current EL.

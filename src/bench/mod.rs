@@ -110,7 +110,7 @@ pub fn run(w: &World<'_>) -> ! {
     });
     let configs = configs(w);
     let want_contig = configs.iter().any(|c| c.0 == Strategy::Contiguous && c.2);
-    let wl = relocation::prepare(w, &segments, want_contig);
+    let wl = relocation::prepare(w, &segments, want_contig, relocation::Purpose::Bench, 0);
     println!(
         "bench: {} MiB in {} segments, {} source pages scattered, {} list pages; {} configurations x {} trials",
         wl.bytes >> 20,

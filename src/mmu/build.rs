@@ -86,8 +86,9 @@ pub fn place_tables(
             continue;
         }
         largest = largest.max(end - start);
-        if end - start >= bytes {
-            best = best.max(Some(end - bytes));
+        // The start is aligned too (bytes need not be a multiple of align).
+        if end - start >= bytes && align_down(end - bytes, align) >= start {
+            best = best.max(Some(align_down(end - bytes, align)));
         }
     }
     best.map(|start| Region::new(start, start + bytes))
@@ -267,5 +268,21 @@ mod tests {
         let map = build(&mut SparseMem::new(), &[low], &policy, &machine, &ram, &[]).unwrap();
         assert_eq!(map.tables.end, 1 << 32);
         assert_eq!(map.table_count, 3);
+    }
+}
+
+#[cfg(test)]
+mod place_tests {
+    use super::*;
+
+    #[test]
+    fn placement_is_top_down_and_start_aligned() {
+        let free = [Region::new(0x4000_0000, 0x8000_0000)];
+        let r = place_tables(0x10_1000, 0x20_0000, &free, &[]).unwrap();
+        assert_eq!(r, Region::new(0x7fe0_0000, 0x7ff0_1000));
+        let hole = [Region::new(0x7f00_0000, 0x8000_0000)];
+        let r = place_tables(0x3000, 0x1000, &free, &hole).unwrap();
+        assert_eq!(r, Region::new(0x7eff_d000, 0x7f00_0000));
+        assert!(place_tables(0x4000_0001, 0x1000, &free, &[]).is_err());
     }
 }

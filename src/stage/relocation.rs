@@ -11,7 +11,7 @@ use mmu_reloc::cpu::Granule;
 use mmu_reloc::mmu::{self, BuiltMap, Machine, Mapping, MemKind, Policy};
 use mmu_reloc::physmem::PhysMem;
 use mmu_reloc::record::Record;
-use mmu_reloc::region::{self, Region, SZ_1G, SZ_4K};
+use mmu_reloc::region::{self, Region, SZ_1G, SZ_2M, SZ_4K};
 use mmu_reloc::relocate::{
     self, CopyRun, Environment, Order, PAGE_BYTES, Plan, PlanOptions, Segment, check_guards,
     fill_guards,
@@ -43,6 +43,8 @@ pub struct Workload {
     /// What the workload reads or writes besides the stage: sources, list
     /// pages, destinations, guards, tables (normalized).
     pub touched: Vec<Region>,
+    /// The control area (empty unless asked for).
+    pub control: Region,
     pub bytes: u64,
     pub line: u64,
 }
@@ -69,9 +71,30 @@ fn window_base(w: &World<'_>) -> u64 {
     region::align_up(top, SZ_1G).unwrap_or(top)
 }
 
+/// What the relocation is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// The stage keeps running: destinations must miss it and the DTB.
+    Bench,
+    /// The last thing the stage does (`mode=boot`): destinations may cover
+    /// the stage and the DTB, because the final copy runs from a control
+    /// page with its own DTB copy (see `handoff`). Sources, list pages and
+    /// tables still avoid both: they are written while the stage runs.
+    Boot,
+}
+
 /// Prepares `segments`; the MMU is off on entry and on (linear map) on
 /// return.
-pub fn prepare(w: &World<'_>, segments: &[Segment], want_contig: bool) -> Workload {
+///
+/// `control_bytes` (for `Purpose::Boot`) reserves a 2 MiB-aligned control
+/// area below the tables, outside every destination, source and list page.
+pub fn prepare(
+    w: &World<'_>,
+    segments: &[Segment],
+    want_contig: bool,
+    purpose: Purpose,
+    control_bytes: u64,
+) -> Workload {
     let machine = Machine::from_cpu(&w.cpu, linear_map::regime(w.el));
     let policy = linear_map::policy(w);
     let identity = linear_map::identity_mappings(w);
@@ -89,11 +112,15 @@ pub fn prepare(w: &World<'_>, segments: &[Segment], want_contig: bool) -> Worklo
     });
     let table_bytes = linear_bytes + contig_bytes;
 
+    let (stage, dtb) = match purpose {
+        Purpose::Bench => (alloc::vec![w.stage], w.dtb),
+        Purpose::Boot => (Vec::new(), Region::default()),
+    };
     let env = Environment {
         ram: w.platform.ram.clone(),
         reserved: w.platform.reserved.clone(),
-        dtb: w.dtb,
-        stage: alloc::vec![w.stage],
+        dtb,
+        stage,
         table_bytes,
     };
     let validated = relocate::validate(&env, segments).unwrap_or_else(|e| bad(e));
@@ -113,18 +140,21 @@ pub fn prepare(w: &World<'_>, segments: &[Segment], want_contig: bool) -> Worklo
         }
     }
     region::normalize(&mut keep_out);
-    let tables = mmu::place_tables(
-        table_bytes,
-        Granule::K64.bytes(),
-        &w.platform.ram,
-        &keep_out,
-    )
-    .unwrap_or_else(|e| bad(format_args!("page tables: {e}")));
+    let control_len = region::align_up(control_bytes, Granule::K64.bytes()).unwrap_or(u64::MAX);
+    let align = if control_len > 0 {
+        SZ_2M
+    } else {
+        Granule::K64.bytes()
+    };
+    let area = mmu::place_tables(control_len + table_bytes, align, &w.platform.ram, &keep_out)
+        .unwrap_or_else(|e| bad(format_args!("page tables: {e}")));
+    let control = Region::new(area.start, area.start + control_len);
+    let tables = Region::new(control.end, area.end);
 
     let plan = validated
         .plan(&PlanOptions {
-            forbidden: Vec::new(),
-            table: Some(tables),
+            forbidden: alloc::vec![w.stage, w.dtb],
+            table: Some(area),
             guard_len: GUARD_BYTES,
             order: Order::Shuffled { seed: w.args.seed },
         })
@@ -150,7 +180,7 @@ pub fn prepare(w: &World<'_>, segments: &[Segment], want_contig: bool) -> Worklo
             format_args!("page-table area {tables} overlaps {r}"),
         );
     }
-    touched.push(tables);
+    touched.push(area);
     region::normalize(&mut touched);
     // What the tables were kept out of, for the map records.
     let forbidden = keep_out;
@@ -228,6 +258,7 @@ pub fn prepare(w: &World<'_>, segments: &[Segment], want_contig: bool) -> Worklo
         contig,
         page_runs,
         touched,
+        control,
         line: hw::dcache_line(),
     }
 }
@@ -248,7 +279,7 @@ pub struct Outcome {
 
 /// Switches from the live map to `to` through MMU-off (break-before-make
 /// for the whole map); `None` leaves the MMU off.
-fn switch(w: &World<'_>, wl: &Workload, to: Option<&BuiltMap>) {
+pub fn switch(w: &World<'_>, wl: &Workload, to: Option<&BuiltMap>) {
     let mut keep = wl.touched.clone();
     keep.push(w.stage);
     if hw::enabled(w.el) {

@@ -78,12 +78,15 @@ pub struct Qemu {
     args: Vec<String>,
     timeout: Duration,
     kernel: bool,
+    until: Vec<String>,
 }
 
 #[derive(Debug)]
 pub struct Run {
-    /// QEMU's exit status; `None` if it was killed at the timeout.
+    /// QEMU's exit status; `None` if it was killed (timeout or `until`).
     pub status: Option<i32>,
+    /// Every `until` pattern was seen (and QEMU was then killed).
+    pub matched: bool,
     pub output: String,
     pub records: Vec<Value>,
 }
@@ -98,6 +101,7 @@ impl Qemu {
                 .to_vec(),
             timeout: DEFAULT_TIMEOUT,
             kernel: true,
+            until: Vec::new(),
         }
     }
 
@@ -123,6 +127,13 @@ impl Qemu {
         self
     }
 
+    /// Stop (kill QEMU) as soon as the output holds every one of `patterns`
+    /// (for a next stage that never exits by itself).
+    pub fn until(mut self, patterns: &[&str]) -> Self {
+        self.until = patterns.iter().map(|p| p.to_string()).collect();
+        self
+    }
+
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = t;
         self
@@ -145,10 +156,16 @@ impl Qemu {
         );
         let mut out = child.0.stdout.take().unwrap();
         let mut err = child.0.stderr.take().unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = seen.clone();
         let reader = std::thread::spawn(move || {
-            let mut s = Vec::new();
-            let _ = out.read_to_end(&mut s);
-            s
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
         });
         let err_reader = std::thread::spawn(move || {
             let mut s = Vec::new();
@@ -156,9 +173,20 @@ impl Qemu {
             s
         });
         let deadline = Instant::now() + self.timeout;
+        let all_seen = || {
+            let text = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+            !self.until.is_empty() && self.until.iter().all(|p| text.contains(p.as_str()))
+        };
+        let mut matched = false;
         let status = loop {
             if let Some(st) = child.0.try_wait().unwrap() {
                 break st.code();
+            }
+            if all_seen() {
+                matched = true;
+                let _ = child.0.kill();
+                let _ = child.0.wait();
+                break None;
             }
             if Instant::now() >= deadline {
                 let _ = child.0.kill();
@@ -168,7 +196,8 @@ impl Qemu {
             std::thread::sleep(Duration::from_millis(20));
         };
         drop(child);
-        let mut output = String::from_utf8_lossy(&reader.join().unwrap()).replace('\r', "");
+        reader.join().unwrap();
+        let mut output = String::from_utf8_lossy(&seen.lock().unwrap()).replace('\r', "");
         let stderr = String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned();
         if !stderr.is_empty() {
             output.push_str("\n--- qemu stderr ---\n");
@@ -181,6 +210,7 @@ impl Qemu {
             .collect();
         Run {
             status,
+            matched,
             output,
             records,
         }
@@ -235,6 +265,26 @@ impl Run {
         );
         self
     }
+}
+
+/// The Debian arm64 cloud kernel (an uncompressed Image), fetched once
+/// into target/payloads by scripts/fetch-payloads.sh.
+pub fn linux_image() -> PathBuf {
+    static FETCH: OnceLock<PathBuf> = OnceLock::new();
+    FETCH
+        .get_or_init(|| {
+            let path = manifest_dir().join("target/payloads/vmlinuz-cloud-arm64");
+            if !path.exists() {
+                let ok = Command::new("bash")
+                    .arg(manifest_dir().join("scripts/fetch-payloads.sh"))
+                    .status()
+                    .expect("run scripts/fetch-payloads.sh")
+                    .success();
+                assert!(ok && path.exists(), "fetching the Debian kernel failed");
+            }
+            path
+        })
+        .clone()
 }
 
 /// Dumps QEMU virt's DTB for the given machine options and command line.

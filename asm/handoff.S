@@ -1,0 +1,49 @@
+// The kexec-style hand-off: relocate the payload, turn the MMU and caches
+// off, enter the next stage with x0 = DTB, x1 = x2 = x3 = 0, at the current
+// EL. Each handoff_* routine is position independent and self-contained
+// (no stack, no data, relative branches only): the stage copies
+// [handoff_X, handoff_X_end) to a control page outside every destination
+// and calls it there, because the destinations may cover the stage itself.
+//
+// Register roles:
+//   x0-x2  walker input, as in asm/copy.S (list head or runs, runs, line)
+//   x20    DTB physical address for the next stage (x3 at entry)
+//   x21    entry point of the next stage (x4 at entry)
+//   x3-x17 walker scratch
+
+    .macro HANDOFF name, walk, copy
+    .global \name
+    .global \name\()_end
+    .balign 16
+\name:
+    mov     x20, x3
+    mov     x21, x4
+    \walk \copy                     // destinations cleaned to the PoC
+    mrs     x5, CurrentEL
+    mov     x6, #{SCTLR_MCI}
+    cmp     x5, #(2 << 2)
+    b.eq    6f
+    mrs     x5, sctlr_el1
+    bic     x5, x5, x6              // MMU, D-cache, I-cache off
+    msr     sctlr_el1, x5
+    b       7f
+6:  mrs     x5, sctlr_el2
+    bic     x5, x5, x6
+    msr     sctlr_el2, x5
+7:  isb
+    ic      iallu                   // nothing stale when the next stage runs
+    dsb     sy
+    isb
+    mov     x0, x20
+    mov     x1, xzr
+    mov     x2, xzr
+    mov     x3, xzr
+    br      x21
+\name\()_end:
+    .endm
+
+    .text
+    HANDOFF handoff_ind_list_copy_page, IND_LIST_WALK, COPY_PAGE_LINUX
+    HANDOFF handoff_ind_list_ldpq, IND_LIST_WALK, COPY_PAGE_LDPQ
+    HANDOFF handoff_contig_copy_page, CONTIG_WALK, COPY_PAGE_LINUX
+    HANDOFF handoff_contig_ldpq, CONTIG_WALK, COPY_PAGE_LDPQ
