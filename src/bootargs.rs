@@ -106,6 +106,10 @@ pub struct BootArgs {
     pub dest: Option<u64>,
     /// `trials=`: repetitions per benchmark configuration.
     pub trials: u32,
+    /// `segs=BASE+SIZE,...`: explicit synthetic segment destinations for
+    /// the benchmark (instead of `size=`/`segments=` placed by the stage).
+    /// Only parsed here; the segment validator judges them.
+    pub segs: Vec<(u64, u64)>,
 }
 
 impl Default for BootArgs {
@@ -123,7 +127,8 @@ impl Default for BootArgs {
             segments: 4,
             seed: 1,
             dest: None,
-            trials: 1,
+            trials: 3,
+            segs: Vec::new(),
         }
     }
 }
@@ -265,10 +270,29 @@ pub fn parse(cmdline: &str) -> Result<Parsed<'_>, ArgError<'_>> {
                     .filter(|v| (1..=1000).contains(v))
                     .ok_or_else(|| bad("a count from 1 to 1000"))?
             }
+            "segs" => {
+                args.segs = parse_segs(value).ok_or_else(|| {
+                    bad("BASE+SIZE[,BASE+SIZE...] (at most 64), e.g. 0x40000000+4M")
+                })?
+            }
             _ => foreign.push(word),
         }
     }
     Ok(Parsed { args, foreign })
+}
+
+/// Most `segs=` entries accepted.
+const MAX_SEGS: usize = 64;
+
+fn parse_segs(v: &str) -> Option<Vec<(u64, u64)>> {
+    let segs: Option<Vec<(u64, u64)>> = v
+        .split(',')
+        .map(|s| {
+            let (base, size) = s.split_once('+')?;
+            Some((parse_size(base)?, parse_size(size)?))
+        })
+        .collect();
+    segs.filter(|s| !s.is_empty() && s.len() <= MAX_SEGS)
 }
 
 fn parse_bool(v: &str) -> Option<bool> {
@@ -351,6 +375,15 @@ mod tests {
         assert!(parse("leaf=3m").is_err());
         assert!(parse("segments=0").is_err());
         assert!(parse("dest=0x40000001").is_err());
+        assert!(parse("segs=0x40000000").is_err());
+        assert!(parse("segs=0x40000000+4M,").is_err());
+        assert!(parse("trials=0").is_err());
+    }
+
+    #[test]
+    fn explicit_segments() {
+        let p = parse("segs=0x40000000+4M,0x50000800+0").unwrap();
+        assert_eq!(p.args.segs, [(0x4000_0000, 4 << 20), (0x5000_0800, 0)]);
     }
 
     #[test]

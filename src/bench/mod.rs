@@ -8,8 +8,8 @@ use alloc::vec::Vec;
 
 use mmu_reloc::bootargs::{CopyKernel, OnOff, Strategy};
 use mmu_reloc::record::Record;
-use mmu_reloc::region::{self, SZ_4K};
-use mmu_reloc::relocate::{self, Environment};
+use mmu_reloc::region::{self, Region, SZ_4K};
+use mmu_reloc::relocate::{self, Environment, Segment, SegmentSource};
 use mmu_reloc::stats;
 
 use crate::arch;
@@ -89,25 +89,11 @@ pub fn run(w: &World<'_>) -> ! {
     };
     let usable = env.usable_ram();
     let base = usable.first().map_or(0, |r| r.start);
-    let segments = relocate::synthetic_layout(
-        &usable,
-        base,
-        w.args.size,
-        w.args.segments as usize,
-        2 << 20,
-        w.args.seed,
-    )
-    .unwrap_or_else(|| {
-        fail(
-            EXIT_INPUT,
-            format_args!(
-                "size={} in segments={}: does not fit in {} MiB of usable RAM",
-                w.args.size,
-                w.args.segments,
-                region::total_len(&usable) >> 20
-            ),
-        )
-    });
+    let segments = if w.args.segs.is_empty() {
+        placed_segments(w, &usable, base)
+    } else {
+        explicit_segments(w)
+    };
     let configs = configs(w);
     let want_contig = configs.iter().any(|c| c.0 == Strategy::Contiguous && c.2);
     let wl = relocation::prepare(w, &segments, want_contig, relocation::Purpose::Bench, 0);
@@ -131,6 +117,54 @@ pub fn run(w: &World<'_>) -> ! {
     }
     summary(&configs, &samples, wl.bytes);
     crate::stage::exit(crate::stage::EXIT_OK)
+}
+/// `size=` in `segments=`, placed from the bottom of usable RAM up.
+fn placed_segments(w: &World<'_>, usable: &[Region], base: u64) -> Vec<Segment> {
+    relocate::synthetic_layout(
+        usable,
+        base,
+        w.args.size,
+        w.args.segments as usize,
+        2 << 20,
+        w.args.seed,
+    )
+    .unwrap_or_else(|| {
+        fail(
+            EXIT_INPUT,
+            format_args!(
+                "size={} in segments={}: does not fit in {} MiB of usable RAM",
+                w.args.size,
+                w.args.segments,
+                region::total_len(usable) >> 20
+            ),
+        )
+    })
+}
+
+/// `segs=`: the destinations exactly as given, for the validator to judge.
+fn explicit_segments(w: &World<'_>) -> Vec<Segment> {
+    w.args
+        .segs
+        .iter()
+        .enumerate()
+        .map(|(i, &(base, size))| {
+            let dest = region::align_up(size, SZ_4K)
+                .and_then(|len| Region::from_len(base, len))
+                .unwrap_or_else(|| {
+                    fail(
+                        EXIT_INPUT,
+                        format_args!("segs: {base:#x}+{size:#x} overflows"),
+                    )
+                });
+            Segment {
+                src: SegmentSource::Synthetic {
+                    len: size,
+                    seed: w.args.seed.wrapping_add(i as u64),
+                },
+                dest,
+            }
+        })
+        .collect()
 }
 
 fn summary(
