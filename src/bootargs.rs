@@ -110,6 +110,10 @@ pub struct BootArgs {
     /// the benchmark (instead of `size=`/`segments=` placed by the stage).
     /// Only parsed here; the segment validator judges them.
     pub segs: Vec<(u64, u64)>,
+    /// `inject=copy-fault`: a test hook that points one source of the
+    /// benchmark at unmapped memory, to show the fault report from inside a
+    /// copy loop.
+    pub inject_copy_fault: bool,
 }
 
 impl Default for BootArgs {
@@ -129,6 +133,7 @@ impl Default for BootArgs {
             dest: None,
             trials: 3,
             segs: Vec::new(),
+            inject_copy_fault: false,
         }
     }
 }
@@ -274,6 +279,13 @@ pub fn parse(cmdline: &str) -> Result<Parsed<'_>, ArgError<'_>> {
                 args.segs = parse_segs(value).ok_or_else(|| {
                     bad("BASE+SIZE[,BASE+SIZE...] (at most 64), e.g. 0x40000000+4M")
                 })?
+            }
+            "inject" => {
+                args.inject_copy_fault = match value {
+                    "copy-fault" => true,
+                    "none" => false,
+                    _ => return Err(bad("copy-fault or none")),
+                }
             }
             _ => foreign.push(word),
         }

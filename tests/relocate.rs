@@ -108,3 +108,42 @@ fn payload_too_large_is_an_error() {
         .run()
         .expect_error("does not fit");
 }
+
+#[test]
+fn fault_inside_copy_loops_is_reported_with_progress() {
+    for (machine, el) in [("virt", "EL1"), ("virt,virtualization=on", "EL2")] {
+        for strategy in ["ind-list", "contiguous"] {
+            for mmu in ["on", "off"] {
+                let run = Qemu::virt()
+                    .args(["-M", machine])
+                    .append(&format!(
+                        "size=1M segments=2 copy=ldp-q strategy={strategy} mmu={mmu} inject=copy-fault"
+                    ))
+                    .run();
+                run.expect_status(3);
+                let msg = run.record("error")["msg"].as_str().unwrap().to_string();
+                let abort = if mmu == "on" {
+                    "translation fault"
+                } else {
+                    "synchronous external abort"
+                };
+                for needle in [
+                    format!("at {el}"),
+                    "data abort, same EL".to_string(),
+                    abort.to_string(),
+                    "ESR=0x96".to_string(),
+                    "FAR=0xc0000000".to_string(),
+                    format!("in {strategy} loop (ldp-q, MMU {mmu}) after "),
+                    "destination cursor 0x".to_string(),
+                ] {
+                    assert!(
+                        msg.contains(&needle),
+                        "{machine} {strategy} mmu={mmu}: {msg:?} lacks {needle:?}"
+                    );
+                }
+                // The fault came after some pages were done, not at the start.
+                assert!(!msg.contains("after 0 pages"), "{msg}");
+            }
+        }
+    }
+}

@@ -96,7 +96,10 @@ pub fn run(w: &World<'_>) -> ! {
     };
     let configs = configs(w);
     let want_contig = configs.iter().any(|c| c.0 == Strategy::Contiguous && c.2);
-    let wl = relocation::prepare(w, &segments, want_contig, relocation::Purpose::Bench, 0);
+    let mut wl = relocation::prepare(w, &segments, want_contig, relocation::Purpose::Bench, 0);
+    if w.args.inject_copy_fault {
+        relocation::inject_copy_fault(w, &mut wl);
+    }
     println!(
         "bench: {} MiB in {} segments, {} source pages scattered, {} list pages; {} configurations x {} trials",
         wl.bytes >> 20,

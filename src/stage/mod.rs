@@ -15,6 +15,7 @@ use crate::arch::{self, semihosting};
 use crate::board::{BootCpuCell, console, console::Console, power};
 use crate::{heap, println};
 
+mod containment;
 mod handoff;
 mod linear_map;
 pub mod relocation;
@@ -35,8 +36,15 @@ const DTB_MAX: usize = 16 << 20;
 
 static ENDING: BootCpuCell<bool> = BootCpuCell::new(false);
 
-/// Prints the final record and stops the machine.
+/// Checks write containment, prints the final record and stops the
+/// machine. A success with a touched guard or DTB becomes a failure.
 pub fn exit(code: u32) -> ! {
+    let code = if containment::check() || code != EXIT_OK {
+        code
+    } else {
+        println!("mmu-reloc: error: a guard page or the DTB was written");
+        EXIT_VERIFY
+    };
     Record::new(&mut Console, "exit")
         .u64("status", code as u64)
         .end();
@@ -112,6 +120,7 @@ pub fn run(dtb_phys: u64, load: u64) -> ! {
     let el = arch::current_el();
     let have_semihosting = semihosting::probe();
     let blob = dtb_blob(dtb_phys);
+    containment::watch_dtb(blob);
     let fdt = match Fdt::new(blob) {
         Ok(f) => f,
         Err(e) => {

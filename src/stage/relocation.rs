@@ -213,6 +213,7 @@ pub fn prepare(
     let head = plan.write_list(&mut mem);
     let hashes = plan.hash_sources(&mem);
     fill_guards(&mut mem, plan.guards());
+    super::containment::watch_guards(plan.guards());
 
     let contig = contig_policy.map(|p| {
         let base = window_base(w);
@@ -392,6 +393,37 @@ pub fn run(
         guard_bytes: guards.checked,
         map: map.map(|m| (m.granule, largest_leaf(m), m.table_bytes)),
         src_layout,
+    }
+}
+
+/// `inject=copy-fault`: makes one source a copy loop reads point past the
+/// end of RAM (unmapped, and not memory at all), so the loop
+/// takes a data abort with the MMU on or off.
+pub fn inject_copy_fault(w: &World<'_>, wl: &mut Workload) {
+    let top = w.platform.ram.iter().map(|r| r.end).max().unwrap_or(0);
+    let hole = region::align_up(top, SZ_1G).unwrap_or(top) + SZ_1G;
+    // The list: the third IND_SOURCE entry of the first list page, so two
+    // pages are complete when the loop faults.
+    let mut mem = IdentityMem;
+    if let Some(&page) = wl.plan.list_pages().first() {
+        let sources = (0..relocate::ENTRIES_PER_PAGE)
+            .map(|i| page + 8 * i)
+            .filter(|a| mem.read_u64(*a) & relocate::IND_SOURCE != 0);
+        if let Some(a) = sources.clone().nth(2).or(sources.last()) {
+            mem.write_u64(a, hole | relocate::IND_SOURCE);
+        }
+    }
+    // The runs: the last run's source (the others complete first).
+    for runs in [
+        wl.contig.as_mut().map(|c| &mut c.1),
+        Some(&mut wl.page_runs),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if let Some(r) = runs.last_mut() {
+            r.src = hole;
+        }
     }
 }
 
