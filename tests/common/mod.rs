@@ -248,6 +248,16 @@ impl Run {
             "exit record; output:\n{}",
             self.output
         );
+        // Every run that got as far as the platform checks write
+        // containment (DTB hash, guard pages) on its way out.
+        if !self.all("platform").is_empty() {
+            let c = self.record("containment");
+            assert_eq!(c["intact"], true, "containment: {c}");
+            assert!(
+                c["checked_bytes"].as_u64().unwrap() > 0,
+                "containment checked nothing: {c}"
+            );
+        }
         self
     }
 
