@@ -50,7 +50,7 @@ extern "C" fn rust_exception(frame: *mut [u64; 31], kind: u64) {
     let el = super::current_el();
     let (esr, elr, far) = syndrome(el);
     let ec = (esr >> 26) & 0x3f;
-    if kind % 4 == 0 && ec == EC_UNKNOWN && super::semihosting::probe_faulted() {
+    if kind.is_multiple_of(4) && ec == EC_UNKNOWN && super::semihosting::probe_faulted() {
         skip_instruction(el, elr);
         return;
     }

@@ -170,14 +170,50 @@ fn explicit_segments(w: &World<'_>) -> Vec<Segment> {
         .collect()
 }
 
+/// One configuration's figures, from which both the table row and the
+/// `summary` record are printed.
+struct Row {
+    config: (Strategy, CopyKernel, bool),
+    ns: stats::Summary,
+    cycles_per_page: Option<u64>,
+    insns_per_page: Option<u64>,
+    verified: bool,
+}
+
 fn summary(
     configs: &[(Strategy, CopyKernel, bool)],
     samples: &[Vec<relocation::Outcome>],
     bytes: u64,
 ) {
+    let pages = (bytes / SZ_4K).max(1);
+    let per_page = |v: &[u64]| stats::summarize(v).map(|s| s.median / pages);
+    let rows: Vec<Row> = configs
+        .iter()
+        .zip(samples)
+        .filter_map(|(c, outs)| {
+            let ns: Vec<u64> = outs.iter().map(|o| o.sample.ns).collect();
+            let cycles: Vec<u64> = outs.iter().filter_map(|o| o.sample.cycles).collect();
+            let insns: Vec<u64> = outs.iter().filter_map(|o| o.sample.insns).collect();
+            Some(Row {
+                config: *c,
+                ns: stats::summarize(&ns)?,
+                cycles_per_page: per_page(&cycles),
+                insns_per_page: per_page(&insns),
+                verified: outs.iter().all(|o| o.verified),
+            })
+        })
+        .collect();
+    // The pre-2021 Linux baseline: the list walk with copy_page, MMU off.
+    let baseline = rows
+        .iter()
+        .find(|r| r.config == (Strategy::IndList, CopyKernel::CopyPage, false))
+        .map(|r| r.ns.median);
+    let fmt_opt =
+        |v: Option<u64>| v.map_or(alloc::string::String::from("-"), |v| alloc::format!("{v}"));
+
     println!();
     println!(
-        "{:<11} {:<9} {:<4} {:>6} {:>12} {:>10} {:>10} {:>12} {:>10}  verified",
+        "{:<11} {:<9} {:<4} {:>6} {:>10} {:>10} {:>9} {:>8} {:>12} {:>10}  verified",
         "strategy",
         "copy",
         "mmu",
@@ -185,48 +221,49 @@ fn summary(
         "median ms",
         "min ms",
         "MiB/s",
+        "vs base",
         "cycles/page",
         "insns/page"
     );
-    let pages = (bytes / SZ_4K).max(1);
-    for (c, outs) in configs.iter().zip(samples) {
-        let ns: Vec<u64> = outs.iter().map(|o| o.sample.ns).collect();
-        let Some(s) = stats::summarize(&ns) else {
-            continue;
-        };
-        let cycles: Vec<u64> = outs.iter().filter_map(|o| o.sample.cycles).collect();
-        let insns: Vec<u64> = outs.iter().filter_map(|o| o.sample.insns).collect();
-        let per_page = |v: &[u64]| stats::summarize(v).map(|s| s.median / pages);
-        let verified = outs.iter().all(|o| o.verified);
-        let fmt_opt =
-            |v: Option<u64>| v.map_or(alloc::string::String::from("-"), |v| alloc::format!("{v}"));
+    for r in &rows {
+        let (strategy, kernel, mmu) = r.config;
+        let speedup = baseline.map_or(alloc::string::String::from("-"), |b| {
+            alloc::format!("{:.2}x", b as f64 / r.ns.median.max(1) as f64)
+        });
         println!(
-            "{:<11} {:<9} {:<4} {:>6} {:>12.3} {:>10.3} {:>10.1} {:>12} {:>10}  {}",
-            c.0.name(),
-            c.1.name(),
-            if c.2 { "on" } else { "off" },
-            s.n,
-            s.median as f64 / 1e6,
-            s.min as f64 / 1e6,
-            stats::mib_per_s(bytes, s.median),
-            fmt_opt(per_page(&cycles)),
-            fmt_opt(per_page(&insns)),
-            if verified { "yes" } else { "NO" }
+            "{:<11} {:<9} {:<4} {:>6} {:>10.3} {:>10.3} {:>9.1} {:>8} {:>12} {:>10}  {}",
+            strategy.name(),
+            kernel.name(),
+            if mmu { "on" } else { "off" },
+            r.ns.n,
+            r.ns.median as f64 / 1e6,
+            r.ns.min as f64 / 1e6,
+            stats::mib_per_s(bytes, r.ns.median),
+            speedup,
+            fmt_opt(r.cycles_per_page),
+            fmt_opt(r.insns_per_page),
+            if r.verified { "yes" } else { "NO" }
         );
+    }
+    println!(
+        "(vs base: median time of ind-list/copy_page/MMU off over this row's; QEMU models no caches, so MMU on/off differences seen on silicon do not show here)"
+    );
+    for r in &rows {
+        let (strategy, kernel, mmu) = r.config;
         Record::new(&mut Console, "summary")
-            .str("strategy", c.0.name())
-            .str("copy", c.1.name())
-            .bool("mmu", c.2)
-            .u64("trials", s.n as u64)
+            .str("strategy", strategy.name())
+            .str("copy", kernel.name())
+            .bool("mmu", mmu)
+            .u64("trials", r.ns.n as u64)
             .u64("bytes", bytes)
-            .u64("median_ns", s.median)
-            .u64("min_ns", s.min)
-            .u64("max_ns", s.max)
-            .f64("stddev_ns", s.stddev)
-            .f64("mib_per_s", stats::mib_per_s(bytes, s.median))
-            .opt_u64("cycles_per_page", per_page(&cycles))
-            .opt_u64("insns_per_page", per_page(&insns))
-            .bool("verified", verified)
+            .u64("median_ns", r.ns.median)
+            .u64("min_ns", r.ns.min)
+            .u64("max_ns", r.ns.max)
+            .f64("stddev_ns", r.ns.stddev)
+            .f64("mib_per_s", stats::mib_per_s(bytes, r.ns.median))
+            .opt_u64("cycles_per_page", r.cycles_per_page)
+            .opt_u64("insns_per_page", r.insns_per_page)
+            .bool("verified", r.verified)
             .end();
     }
 }

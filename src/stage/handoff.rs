@@ -45,7 +45,7 @@ fn payload_segment(w: &World<'_>) -> (Segment, Option<ImageHeader>) {
     match ImageHeader::parse(&head) {
         Some(h) => {
             let base = w.args.dest.unwrap_or(ram_base);
-            if base % SZ_2M != 0 {
+            if !base.is_multiple_of(SZ_2M) {
                 bad(format_args!(
                     "dest={base:#x}: an arm64 Image needs a 2 MiB-aligned base"
                 ));
@@ -75,7 +75,7 @@ fn payload_segment(w: &World<'_>) -> (Segment, Option<ImageHeader>) {
 
 /// Copies the DTB to `at` and NOPs the initrd properties in the copy: the
 /// payload they describe is consumed. Memory reservations are kept.
-fn hand_on_dtb(w: &World<'_>, blob: &[u8], at: u64) {
+fn hand_on_dtb(blob: &[u8], at: u64) {
     // SAFETY: `at` is the start of the control area, outside everything
     // else and large enough for the blob.
     let copy = unsafe { core::slice::from_raw_parts_mut(at as *mut u8, blob.len()) };
@@ -91,7 +91,6 @@ fn hand_on_dtb(w: &World<'_>, blob: &[u8], at: u64) {
     for off in offsets {
         fdt::nop_property(copy, off).unwrap_or_else(|e| bad(format_args!("DTB copy: {e}")));
     }
-    let _ = w;
 }
 
 /// Relocates the payload and jumps to it. Never returns.
@@ -129,7 +128,7 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
         control.start + dtb_len + code_len,
     );
 
-    hand_on_dtb(w, blob, dtb_at);
+    hand_on_dtb(blob, dtb_at);
     // SAFETY: control-area addresses, outside every other range in use.
     unsafe {
         core::ptr::copy_nonoverlapping(code.as_ptr(), code_at as *mut u8, code.len());

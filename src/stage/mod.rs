@@ -69,7 +69,7 @@ pub fn fail_exception(msg: fmt::Arguments<'_>) -> ! {
 
 /// The DTB the loader passed, bounded by its own header.
 fn dtb_blob(phys: u64) -> &'static [u8] {
-    if phys == 0 || phys % 8 != 0 {
+    if phys == 0 || !phys.is_multiple_of(8) {
         fail(
             EXIT_INPUT,
             format_args!("no usable DTB pointer in x0 ({phys:#x}): boot with a DTB"),

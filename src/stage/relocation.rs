@@ -409,7 +409,7 @@ pub fn inject_copy_fault(w: &World<'_>, wl: &mut Workload) {
         let sources = (0..relocate::ENTRIES_PER_PAGE)
             .map(|i| page + 8 * i)
             .filter(|a| mem.read_u64(*a) & relocate::IND_SOURCE != 0);
-        if let Some(a) = sources.clone().nth(2).or(sources.last()) {
+        if let Some(a) = sources.clone().nth(2).or(sources.max()) {
             mem.write_u64(a, hole | relocate::IND_SOURCE);
         }
     }
