@@ -336,7 +336,9 @@ pub fn rpi4_dtb() -> PathBuf {
 /// Dumps QEMU virt's DTB for the given machine options and command line.
 pub fn dump_virt_dtb(dir: &Path, machine: &str, mem: &str, cmdline: &str) -> Vec<u8> {
     let path = dir.join("virt.dtb");
-    let ok = Command::new("qemu-system-aarch64")
+    // dumpdtb exits at once; the timeout is there in case it ever does not.
+    let ok = Command::new("timeout")
+        .args(["-k", "5", "60", "qemu-system-aarch64"])
         .args(["-M", &format!("{machine},dumpdtb={}", path.display())])
         .args(["-cpu", "cortex-a72", "-m", mem, "-display", "none"])
         .arg("-kernel")
