@@ -31,6 +31,11 @@ pub enum FdtError {
     BadVersion(u32),
     /// A header offset/size points outside the blob.
     BadHeaderField(&'static str),
+    /// A header offset that must be aligned is not.
+    Misaligned {
+        field: &'static str,
+        align: usize,
+    },
     /// The structure block is malformed at this offset.
     BadStructure(usize),
 }
@@ -43,6 +48,9 @@ impl fmt::Display for FdtError {
             }
             FdtError::BadMagic(m) => write!(f, "DTB bad magic {m:#010x} (expected 0xd00dfeed)"),
             FdtError::BadVersion(v) => write!(f, "DTB version {v} unsupported (need 16 or 17)"),
+            FdtError::Misaligned { field, align } => {
+                write!(f, "DTB header field {field} is not {align}-byte aligned")
+            }
             FdtError::BadHeaderField(which) => {
                 write!(f, "DTB header field {which} points outside the blob")
             }
@@ -169,11 +177,20 @@ impl<'a> Fdt<'a> {
         };
         let structs = range(off_struct, size_struct, "off_dt_struct/size_dt_struct")?;
         let strings = range(off_strings, size_strings, "off_dt_strings/size_dt_strings")?;
-        if off_rsv % 8 != 0 || off_rsv < HEADER_LEN || off_rsv >= total {
+        if off_rsv < HEADER_LEN || off_rsv >= total {
             return Err(FdtError::BadHeaderField("off_mem_rsvmap"));
         }
+        if off_rsv % 8 != 0 {
+            return Err(FdtError::Misaligned {
+                field: "off_mem_rsvmap",
+                align: 8,
+            });
+        }
         if off_struct % 4 != 0 {
-            return Err(FdtError::BadHeaderField("off_dt_struct"));
+            return Err(FdtError::Misaligned {
+                field: "off_dt_struct",
+                align: 4,
+            });
         }
         let fdt = Fdt {
             blob,
@@ -268,11 +285,13 @@ impl<'a> Fdt<'a> {
     }
 
     /// The root node.
+    /// The root node, named "/" (its name in the blob is empty) so that
+    /// messages about it read naturally.
     pub fn root(&self) -> Node<'a> {
         // check_structure proved the first token is the root's BEGIN_NODE.
         match self.token(0) {
-            Ok((Token::Begin(name), body)) => Node { name, body },
-            _ => Node { name: "", body: 0 },
+            Ok((Token::Begin(_), body)) => Node { name: "/", body },
+            _ => Node { name: "/", body: 0 },
         }
     }
 

@@ -156,7 +156,9 @@ fn explicit_segments(w: &World<'_>) -> Vec<Segment> {
                 .unwrap_or_else(|| {
                     fail(
                         EXIT_INPUT,
-                        format_args!("segs: {base:#x}+{size:#x} overflows"),
+                        format_args!(
+                            "segs: {base:#x}+{size:#x} runs past the 64-bit address space"
+                        ),
                     )
                 });
             Segment {

@@ -79,11 +79,15 @@ fn dtb_blob(phys: u64) -> &'static [u8] {
     // bytes are readable (a bad address faults into the exception handler).
     let header = unsafe { core::slice::from_raw_parts(phys as *const u8, fdt::HEADER_LEN) };
     let total = fdt::header_total_size(header)
-        .unwrap_or_else(|e| fail(EXIT_INPUT, format_args!("DTB at {phys:#x}: {e}")));
+        .unwrap_or_else(|e| fail(EXIT_INPUT, format_args!("{e} (blob at {phys:#x})")));
     if !(fdt::HEADER_LEN..=DTB_MAX).contains(&total) {
         fail(
             EXIT_INPUT,
-            format_args!("DTB at {phys:#x}: totalsize {total} out of range"),
+            format_args!(
+                "DTB totalsize {total} out of range (limit: {} bytes to {} MiB; blob at {phys:#x})",
+                fdt::HEADER_LEN,
+                DTB_MAX >> 20
+            ),
         );
     }
     // SAFETY: the header claims `total` bytes; they stay untouched while
