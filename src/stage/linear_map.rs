@@ -9,7 +9,7 @@ use mmu_reloc::mmu::{self, BuiltMap, Machine, Mapping, MemKind, Policy, Regime};
 use mmu_reloc::record::Record;
 use mmu_reloc::region::Region;
 
-use super::{EXIT_INPUT, World, fail};
+use super::{EXIT_INPUT, EXIT_VERIFY, World, fail};
 use crate::arch::{self, mem::IdentityMem, mmu as hw};
 use crate::board::console::Console;
 use crate::println;
@@ -67,6 +67,22 @@ pub fn build(w: &World<'_>, mappings: &[Mapping], forbidden: &[Region]) -> (Buil
     .unwrap_or_else(|e| fail(EXIT_INPUT, format_args!("page tables: {e}")));
     let ns = arch::ticks_to_ns(arch::counter() - t0);
     (map, ns)
+}
+
+/// Turns the MMU on under `map` (the MMU must be off), checks it with `AT`
+/// and reports it; a wrong translation ends the run.
+pub fn enable_verified(w: &World<'_>, map: &BuiltMap, forbidden: &[Region], build_ns: u64) {
+    // SAFETY: the MMU is off; every map the stage builds identity-maps all
+    // RAM (which holds the stage) and the console.
+    unsafe { hw::enable(w.el, map, &written_while_off(w, map)) };
+    let v = verify(w.el, map, w.args.seed);
+    report(map, forbidden, build_ns, &v, "linear");
+    if v.failures != 0 {
+        fail(
+            EXIT_VERIFY,
+            format_args!("linear map: {} of {} AT checks wrong", v.failures, v.probes),
+        );
+    }
 }
 
 /// Ranges written with the caches off that are read with them on.

@@ -166,25 +166,18 @@ pub fn run(dtb_phys: u64, load: u64) -> ! {
     match world.args.mode {
         Mode::Bench => crate::bench::run(&world),
         Mode::Boot => handoff::boot(&world, blob),
-        Mode::Info => {}
+        Mode::Info => info(&world),
     }
+}
 
-    // The identity map every mode runs under.
-    let forbidden = linear_map::forbidden(&world, &[]);
-    let mappings = linear_map::identity_mappings(&world);
-    let (map, build_ns) = linear_map::build(&world, &mappings, &forbidden);
-    // SAFETY: the MMU is off (boot protocol); the map covers all RAM, which
-    // holds the stage, and the console.
-    unsafe { arch::mmu::enable(world.el, &map, &linear_map::written_while_off(&world, &map)) };
-    let v = linear_map::verify(world.el, &map, world.args.seed);
-    linear_map::report(&map, &forbidden, build_ns, &v, "linear");
-    if v.failures != 0 {
-        fail(
-            EXIT_VERIFY,
-            format_args!("linear map: {} of {} AT checks wrong", v.failures, v.probes),
-        );
-    }
-    let coherent = linear_map::coherence_check(&world, &map);
+/// `mode=info`: the linear map alone, turned on, checked with `AT`, and
+/// the caches proven in both directions.
+fn info(w: &World<'_>) -> ! {
+    let forbidden = linear_map::forbidden(w, &[]);
+    let mappings = linear_map::identity_mappings(w);
+    let (map, build_ns) = linear_map::build(w, &mappings, &forbidden);
+    linear_map::enable_verified(w, &map, &forbidden, build_ns);
+    let coherent = linear_map::coherence_check(w, &map);
     Record::new(&mut Console, "caches")
         .bool("coherent", coherent)
         .end();
@@ -194,7 +187,6 @@ pub fn run(dtb_phys: u64, load: u64) -> ! {
             format_args!("caches: pattern lost across MMU off/on"),
         );
     }
-
     exit(EXIT_OK)
 }
 

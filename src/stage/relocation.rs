@@ -196,16 +196,7 @@ pub fn prepare(
     )
     .unwrap_or_else(|e| bad(format_args!("page tables: {e}")));
     let linear_ns = arch::ticks_to_ns(arch::counter() - t0);
-    // SAFETY: the MMU is off; the linear map covers all RAM and the console.
-    unsafe { hw::enable(w.el, &linear, &[w.stage, tables]) };
-    let v = linear_map::verify(w.el, &linear, w.args.seed);
-    linear_map::report(&linear, &forbidden, linear_ns, &v, "linear");
-    if v.failures != 0 {
-        fail(
-            EXIT_VERIFY,
-            format_args!("linear map: {} of {} AT checks wrong", v.failures, v.probes),
-        );
-    }
+    linear_map::enable_verified(w, &linear, &forbidden, linear_ns);
 
     // Payload into the scattered sources, the list, hashes, guards.
     let mut mem = IdentityMem;
