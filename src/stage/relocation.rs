@@ -185,6 +185,13 @@ pub fn prepare(
     // What the tables were kept out of, for the map records.
     let forbidden = keep_out;
 
+    log::debug!(
+        "plan: {} segments, {} source pages (shuffled, seed {}), {} list pages, tables {tables}, control {control}",
+        segments.len(),
+        plan.sources().len(),
+        w.args.seed,
+        plan.list_pages().len()
+    );
     let t0 = arch::counter();
     let linear = mmu::build(
         &mut IdentityMem,
@@ -274,6 +281,15 @@ pub struct Outcome {
 pub fn switch(w: &World<'_>, wl: &Workload, to: Option<&BuiltMap>) {
     let mut keep = wl.touched.clone();
     keep.push(w.stage);
+    log::trace!(
+        "switch: MMU off (cleaning {} ranges), then {}",
+        keep.len(),
+        to.map_or("stay off", |m| if m.root == wl.linear.root {
+            "linear map"
+        } else {
+            "contiguous map"
+        })
+    );
     if hw::enabled(w.el) {
         // SAFETY: `keep` covers the stage and everything the workload wrote.
         unsafe { hw::disable(w.el, &keep) };
