@@ -19,7 +19,9 @@ pub trait PhysMem {
 /// can assert that nothing was written outside where it should be.
 /// Accesses go a page-sized piece at a time: one map lookup per page, not
 /// per byte, so tests can zero and fill megabytes of tables cheaply.
-#[cfg(test)]
+/// Built for unit tests and, with the `sim` feature, for host tools such as
+/// the fuzz targets; never for the stage.
+#[cfg(any(test, feature = "sim"))]
 pub mod sim {
     extern crate std;
     use super::PhysMem;

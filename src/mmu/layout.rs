@@ -358,13 +358,14 @@ impl Iterator for Runs<'_> {
             let size = geom.entry_size(l);
             va.is_multiple_of(size) && d.is_multiple_of(size) && end - va >= size
         };
+        // No leaf above the root: a map that fits one root table cannot
+        // use a block as large as the root's whole range.
+        let top = plan.top_leaf_level.max(plan.start_level);
         // The granule always fits: mappings are granule-aligned.
-        let level = (plan.top_leaf_level..=LAST_LEVEL)
-            .find(|&l| fits(l))
-            .unwrap_or(LAST_LEVEL);
+        let level = (top..=LAST_LEVEL).find(|&l| fits(l)).unwrap_or(LAST_LEVEL);
         let size = geom.entry_size(level);
         let mut limit = va + (end - va) / size * size;
-        if level > plan.top_leaf_level {
+        if level > top {
             // The run stops where the next larger leaf could start.
             let bigger = geom.entry_size(level - 1);
             if d.is_multiple_of(bigger) {

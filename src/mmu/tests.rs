@@ -241,6 +241,44 @@ fn walker_takes_the_faults_hardware_would() {
     assert_eq!((t.level, t.leaf_size, t.pa), (1, SZ_1G, va));
 }
 
+/// Found by the `pagetable` fuzz target (fuzz/README.md): when the whole
+/// map is one block of the largest allowed size at VA 0 (4K: [0, 1 GiB),
+/// 16K: [0, 32 MiB), 64K: [0, 512 MiB)), the VA fits one root table whose
+/// level is below that block's, and the block was written "into" a table
+/// that does not exist: at physical address 0, outside the table area.
+#[test]
+fn a_map_of_one_root_table_gets_no_block_above_the_root() {
+    for (granule, len) in [
+        (Granule::K4, SZ_1G),
+        (Granule::K16, 32 << 20),
+        (Granule::K64, 512 << 20),
+    ] {
+        let ram = [Region::new(0, len)];
+        let free = [Region::new(0, len)];
+        let mut mem = SparseMem::new();
+        let map = build(
+            &mut mem,
+            &Mapping::identity(&ram, &[]),
+            &policy(granule, None, true),
+            &machine(Regime::El1),
+            &free,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(map.table_count, 1, "{granule}");
+        for page in mem.written_pages() {
+            assert!(
+                map.tables.contains(page),
+                "{granule}: wrote page {page:#x} outside {}",
+                map.tables
+            );
+        }
+        let va = len - granule.bytes() + 8;
+        let t = walk_detailed(&mem, &map, va).unwrap();
+        assert_eq!((t.pa, t.level), (va, map.start_level), "{granule}");
+    }
+}
+
 // -------------------------------------------------------------- proptests
 
 /// A generated layout, before the builder sees it.

@@ -12,6 +12,10 @@ use crate::region::Region;
 /// longer matches there.
 pub const GUARD_MAGIC: u64 = 0x6775_6172_6450_6147;
 
+/// Guards start and end on this boundary: [`fill_guards`] and
+/// [`check_guards`] work in whole words.
+pub(super) const GUARD_WORD_BYTES: u64 = 8;
+
 /// The word a guard holds at `addr` (8-byte aligned).
 pub const fn guard_word(addr: u64) -> u64 {
     GUARD_MAGIC ^ addr

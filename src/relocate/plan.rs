@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use core::iter;
 
 use super::PAGE_BYTES;
-use super::guard::halos;
+use super::guard::{GUARD_WORD_BYTES, halos};
 use super::hash::{HashMismatch, hash_pages, verify_pages};
 use super::kimage::{IND_DESTINATION, IND_SOURCE, copy_page, write_list};
 use super::pages::{Order, PageAllocator, free_pages};
@@ -118,13 +118,18 @@ impl Validated<'_> {
 
         // Guards: free usable RAM around what the copy touches. Sources are
         // already outside every halo; whatever else is in use is cut out.
+        // Usable RAM may end mid-word (a DTB's end, a bank's end), so each
+        // guard shrinks to whole words: the fill must not write past it.
         guarded.extend_from_slice(&list_runs);
         in_use.extend_from_slice(&list_runs);
         let around: Vec<Region> = halos(&guarded, guard)
             .iter()
             .flat_map(|h| usable.iter().filter_map(|u| h.intersect(u)))
             .collect();
-        let guards = subtract_all(&around, &in_use);
+        let guards = subtract_all(&around, &in_use)
+            .iter()
+            .filter_map(|g| g.shrink_to(GUARD_WORD_BYTES))
+            .collect();
 
         Ok(Plan {
             segments: self.segments.to_vec(),
@@ -150,8 +155,8 @@ impl Plan {
         &self.list_pages
     }
 
-    /// Free regions next to every destination, list page run and the table:
-    /// fill them before the copy and check them after.
+    /// Free regions next to every destination, list page run and the table,
+    /// in whole 8-byte words: fill them before the copy and check them after.
     pub fn guards(&self) -> &[Region] {
         &self.guards
     }

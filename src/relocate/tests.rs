@@ -707,6 +707,42 @@ fn hash_check_names_the_first_bad_destination_and_guards_the_stray_byte() {
     assert_eq!(check.checked, total_len(guards));
 }
 
+/// Found by the `segments` fuzz target (fuzz/README.md): next to an edge
+/// that is not 8-byte aligned (the end of a DTB whose `totalsize` is not a
+/// multiple of 8, like the Pi 4's 27386 bytes, or a RAM bank's end) a guard
+/// started or ended mid-word, and `fill_guards`, which writes whole words,
+/// wrote past it: into the destination above it (so the copy then
+/// "modified the guard") or past the end of RAM.
+#[test]
+fn guards_are_whole_words_next_to_unaligned_edges() {
+    let dtb = Region::new(DTB.start, DTB.start + 27386);
+    let ram = Region::new(RAM.start, RAM.end - 3);
+    let env = Environment {
+        ram: vec![ram],
+        dtb,
+        ..env()
+    };
+    let dest = crate::region::align_up(dtb.end, SZ_4K).unwrap();
+    let segs = [synthetic(dest, 2, 2 * SZ_4K, 7)];
+    let opts = PlanOptions {
+        order: Order::TopDown,
+        ..PlanOptions::default()
+    };
+    let mut mem = SparseMem::new();
+    let (plan, _) = relocate_and_check(&mut mem, &env, &segs, &opts);
+    let guards = plan.guards();
+    assert!(guards.iter().all(|g| g.is_aligned(8)), "{guards:?}");
+    assert!(
+        guards.iter().any(|g| g.end == dest),
+        "no guard below {dest:#x}"
+    );
+    // The top list page's upper guard stops at the last whole word of RAM.
+    assert!(guards.iter().any(|g| g.end == ram.end & !7));
+    let mut past_ram = [0u8; 8];
+    mem.read_bytes(ram.end, &mut past_ram);
+    assert_eq!(past_ram, [0; 8], "guard fill wrote past the end of RAM");
+}
+
 #[test]
 fn contiguous_plan_is_one_window_over_the_sources() {
     const WINDOW: u64 = 0xffff_8000_0000_0000;
