@@ -3,7 +3,8 @@
 // Loaded anywhere (4 KiB aligned) with the MMU and caches off, x0 = DTB
 // physical address (Linux arm64 boot protocol). Before Rust runs this code:
 //   1. parks every CPU but the boot CPU (MPIDR Aff0-3 all zero) in wfe;
-//   2. enables FP/SIMD at the current EL (rustc emits NEON);
+//   2. enables FP/SIMD at the current EL (rustc emits NEON), masks
+//      interrupts, puts SCTLR in a known MMU-off state;
 //   3. applies R_AARCH64_RELATIVE relocations against the load address;
 //   4. clears .bss, sets the stack, installs the vector table.
 //
@@ -56,7 +57,19 @@ fp_el2:
     orr     x1, x1, #{CPACR_FPEN}
     msr     cpacr_el1, x1
 fp_done:
-    isb
+    msr     daifset, #0xf          // no interrupts or aborts: the stage polls
+    // SCTLR to a known state: MMU, caches, alignment checks, WXN and
+    // big-endian off, RES1 bits set, whatever the loader left behind.
+    cmp     x21, #2
+    b.eq    1f
+    movz    x1, #({SCTLR_EL1_MMU_OFF} & 0xffff)
+    movk    x1, #(({SCTLR_EL1_MMU_OFF} >> 16) & 0xffff), lsl #16
+    msr     sctlr_el1, x1
+    b       2f
+1:  movz    x1, #({SCTLR_EL2_MMU_OFF} & 0xffff)
+    movk    x1, #(({SCTLR_EL2_MMU_OFF} >> 16) & 0xffff), lsl #16
+    msr     sctlr_el2, x1
+2:  isb
 
     // Relocate: each Elf64_Rela is (offset, info, addend) in link
     // addresses; RELATIVE means *(offset + delta) = addend + delta.

@@ -42,7 +42,26 @@
 \name\()_end:
     .endm
 
+// Vectors for the final copy, when the stage's own table may already be
+// overwritten: end the run through semihosting with the exception status,
+// or, without semihosting (the hlt then traps back here), wait forever.
+// Position independent; copied 2 KiB aligned into the control area.
     .text
+    .balign 0x800
+    .global handoff_vectors
+    .global handoff_vectors_end
+handoff_vectors:
+    .rept   16
+    .balign 0x80
+    mov     x0, #{SYS_EXIT}
+    adr     x1, 1f
+    hlt     #0xf000
+    b       .
+    .balign 8
+1:  .quad   {ADP_STOPPED_APPLICATION_EXIT}, {EXIT_EXCEPTION}
+    .endr
+handoff_vectors_end:
+
     HANDOFF handoff_ind_list_copy_page, IND_LIST_WALK, COPY_PAGE_LINUX
     HANDOFF handoff_ind_list_ldpq, IND_LIST_WALK, COPY_PAGE_LDPQ
     HANDOFF handoff_contig_copy_page, CONTIG_WALK, COPY_PAGE_LINUX

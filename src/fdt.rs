@@ -438,6 +438,30 @@ pub fn nop_property(blob: &mut [u8], prop_blob_offset: usize) -> Result<(), FdtE
     Ok(())
 }
 
+/// Replaces a string property's value in place with `text`, padding with
+/// NULs: the value keeps its length, so nothing moves. `text` must be
+/// shorter than the old value (used to drop the stage's own words from
+/// `bootargs` before hand-off).
+pub fn shrink_string_property(
+    blob: &mut [u8],
+    prop_blob_offset: usize,
+    text: &str,
+) -> Result<(), FdtError> {
+    let bad = FdtError::BadStructure(prop_blob_offset);
+    if be32(blob, prop_blob_offset) != Some(FDT_PROP) {
+        return Err(bad);
+    }
+    let len = be32(blob, prop_blob_offset + 4).ok_or(bad)? as usize;
+    let start = prop_blob_offset + 12;
+    let value = blob.get_mut(start..start + len).ok_or(bad)?;
+    if text.len() >= len || text.as_bytes().contains(&0) {
+        return Err(bad);
+    }
+    value[..text.len()].copy_from_slice(text.as_bytes());
+    value[text.len()..].fill(0);
+    Ok(())
+}
+
 /// Builds DTBs for tests (host only).
 #[cfg(test)]
 pub mod build {
@@ -609,6 +633,27 @@ mod tests {
         let f = Fdt::new(&b).unwrap();
         assert!(f.prop(f.find("/chosen").unwrap(), "bootargs").is_none());
         assert_eq!(f.prop(f.root(), "model").unwrap().as_str(), Some("test"));
+    }
+
+    #[test]
+    fn string_property_shrinks_in_place() {
+        let mut b = sample();
+        let off = {
+            let f = Fdt::new(&b).unwrap();
+            f.prop(f.find("/chosen").unwrap(), "bootargs")
+                .unwrap()
+                .blob_offset
+        };
+        shrink_string_property(&mut b, off, "mode").unwrap();
+        let f = Fdt::new(&b).unwrap();
+        assert_eq!(
+            f.prop(f.find("/chosen").unwrap(), "bootargs")
+                .unwrap()
+                .value,
+            b"mode\0\0\0\0\0\0"
+        );
+        let mut b2 = b.clone();
+        assert!(shrink_string_property(&mut b2, off, "too long for it").is_err());
     }
 
     #[test]

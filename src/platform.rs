@@ -313,6 +313,26 @@ pub fn console<'a>(fdt: &Fdt<'a>) -> Result<'a, Option<Uart>> {
     Ok(Some(Uart { kind, regs }))
 }
 
+/// `/chosen/linux,initrd-start/end`, if both are there and well formed.
+/// Allocates nothing (the stage checks it before its heap exists).
+pub fn initrd(fdt: &Fdt<'_>) -> Option<Region> {
+    initrd_checked(fdt).ok().flatten()
+}
+
+fn initrd_checked<'a>(fdt: &Fdt<'a>) -> Result<'a, Option<Region>> {
+    let chosen = fdt.find("/chosen");
+    let prop = |name| {
+        chosen
+            .and_then(|c| fdt.prop(c, name))
+            .and_then(|p| p.as_uint())
+    };
+    match (prop("linux,initrd-start"), prop("linux,initrd-end")) {
+        (Some(start), Some(end)) if end > start => Ok(Some(Region::new(start, end))),
+        (Some(start), Some(end)) => Err(PlatformError::BadInitrd { start, end }),
+        _ => Ok(None),
+    }
+}
+
 /// Everything the stage needs from the tree.
 pub fn discover<'a>(fdt: &Fdt<'a>) -> Result<'a, Platform<'a>> {
     let root = fdt.root();
@@ -374,19 +394,7 @@ pub fn discover<'a>(fdt: &Fdt<'a>) -> Result<'a, Platform<'a>> {
         }),
     };
     let bootargs = chosen_str("bootargs")?;
-    let initrd_prop = |name| {
-        chosen
-            .and_then(|c| fdt.prop(c, name))
-            .and_then(|p| p.as_uint())
-    };
-    let initrd = match (
-        initrd_prop("linux,initrd-start"),
-        initrd_prop("linux,initrd-end"),
-    ) {
-        (Some(start), Some(end)) if end > start => Some(Region::new(start, end)),
-        (Some(start), Some(end)) => return Err(PlatformError::BadInitrd { start, end }),
-        _ => None,
-    };
+    let initrd = initrd_checked(fdt)?;
 
     let psci =
         fdt.find("/psci")

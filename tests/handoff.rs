@@ -52,6 +52,16 @@ fn check(run: &common::Run, strategy: &str, el: u64) {
     // Linux sees all of -m 1G ...
     let mem = run.output.lines().find(|l| l.contains("Memory: ")).unwrap();
     assert!(mem.contains("K/1048576K available"), "{mem}");
+    // ... only the words the stage does not own ...
+    let cmdline = run
+        .output
+        .lines()
+        .find(|l| l.contains("Kernel command line:"))
+        .unwrap();
+    assert!(
+        !cmdline.contains("mode=") && !cmdline.contains("strategy="),
+        "{cmdline}"
+    );
     // ... and no initrd: the stage consumed it and removed its properties.
     assert!(!run.output.contains("initramfs"), "{}", run.output);
     assert!(

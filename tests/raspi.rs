@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::Qemu;
+use std::time::Duration;
+
+use common::{Qemu, linux_image};
 
 #[test]
 fn info_on_raspi4b() {
@@ -28,4 +30,34 @@ fn bench_on_raspi4b() {
     let res = run.all("result");
     assert_eq!(res.len(), 8);
     assert!(res.iter().all(|r| r["verified"] == true));
+}
+
+#[test]
+fn linux_boots_on_raspi4b_after_relocation() {
+    // The cloud kernel has no mini-UART driver: it prints on the PL011.
+    let kernel = linux_image();
+    let run = Qemu::raspi4b()
+        .arg("-initrd")
+        .arg(kernel.to_str().unwrap())
+        .append("mode=boot earlycon=pl011,0xfe201000 console=ttyAMA0")
+        .until(&[
+            "Booting Linux on physical CPU",
+            "Machine model: Raspberry Pi 4 Model B",
+            "Memory: ",
+        ])
+        .timeout(Duration::from_secs(180))
+        .run();
+    assert!(run.matched, "{}", run.output);
+    let h = run.record("handoff");
+    assert_eq!(h["el"], 2);
+    // The bottom page is the spin table (/memreserve/): the default base is
+    // the next 2 MiB boundary.
+    assert_eq!(h["entry"], "0x200000");
+    // The stage's own words are not passed on.
+    assert!(
+        run.output
+            .contains("Kernel command line: earlycon=pl011,0xfe201000 console=ttyAMA0\n"),
+        "{}",
+        run.output
+    );
 }

@@ -14,6 +14,9 @@ use crate::board::BootCpuCell;
 global_asm!(
     concat!(include_str!("../../asm/copy.S"), include_str!("../../asm/handoff.S")),
     SCTLR_MCI = const super::mmu::SCTLR_MCI,
+    SYS_EXIT = const super::semihosting::SYS_EXIT,
+    ADP_STOPPED_APPLICATION_EXIT = const super::semihosting::ADP_STOPPED_APPLICATION_EXIT,
+    EXIT_EXCEPTION = const crate::stage::EXIT_EXCEPTION,
     PAGE_SIZE = const PAGE_BYTES,
     PAGE_MASK = const !(PAGE_BYTES as u64 - 1),
     IND_DESTINATION_BIT = const IND_DESTINATION_BIT,
@@ -38,6 +41,16 @@ unsafe extern "C" {
     static handoff_contig_copy_page_end: u8;
     static handoff_contig_ldpq: u8;
     static handoff_contig_ldpq_end: u8;
+    static handoff_vectors: u8;
+    static handoff_vectors_end: u8;
+}
+
+/// The park vector table of asm/handoff.S, to be copied to a 2 KiB-aligned
+/// place in the control area.
+pub fn park_vectors() -> &'static [u8] {
+    let (start, end) = (&raw const handoff_vectors, &raw const handoff_vectors_end);
+    // SAFETY: [start, end) is the table in the stage's text.
+    unsafe { core::slice::from_raw_parts(start, end as usize - start as usize) }
 }
 
 /// The bytes of the self-contained hand-off routine (asm/handoff.S) for

@@ -96,6 +96,8 @@ fn tcr_el1(map: &BuiltMap) -> u64 {
         + TCR_EL1::SH0::Inner
         + tg0
         + TCR_EL1::EPD1::DisableTTBR1Walks
+        // Unused (EPD1), but a reserved TG1 encoding is best avoided.
+        + TCR_EL1::TG1::KiB_4
         + TCR_EL1::IPS.val(map.ips as u64))
     .value
 }

@@ -11,7 +11,7 @@ pub mod semihosting;
 use core::arch::global_asm;
 
 use aarch64_cpu::registers::*;
-use tock_registers::interfaces::Readable;
+use tock_registers::interfaces::{Readable, Writeable};
 
 /// Image header flags: bit 0 little-endian (0), bits 1-2 page size 4K (1),
 /// bit 3 "may be placed anywhere in RAM" (1).
@@ -21,6 +21,21 @@ const CPACR_FPEN: u64 = 0b11 << 20;
 /// (bit 10) stays 0.
 const CPTR_EL2_RES1: u64 = 0x33ff;
 const R_AARCH64_RELATIVE: u64 = 1027;
+/// SCTLR_EL1 with the MMU off: only the RES1 bits of ARMv8.0 (29, 28, 23,
+/// 22, 20, 11), like Linux's INIT_SCTLR_EL1_MMU_OFF.
+const SCTLR_EL1_MMU_OFF: u64 =
+    (1 << 29) | (1 << 28) | (1 << 23) | (1 << 22) | (1 << 20) | (1 << 11);
+/// SCTLR_EL2 (E2H = 0) with the MMU off: its RES1 bits (29, 28, 23, 22, 18,
+/// 16, 11, 5, 4), like Linux's INIT_SCTLR_EL2_MMU_OFF.
+const SCTLR_EL2_MMU_OFF: u64 = (1 << 29)
+    | (1 << 28)
+    | (1 << 23)
+    | (1 << 22)
+    | (1 << 18)
+    | (1 << 16)
+    | (1 << 11)
+    | (1 << 5)
+    | (1 << 4);
 
 global_asm!(
     include_str!("../../asm/entry.S"),
@@ -28,6 +43,8 @@ global_asm!(
     CPACR_FPEN = const CPACR_FPEN,
     CPTR_EL2_RES1 = const CPTR_EL2_RES1,
     R_AARCH64_RELATIVE = const R_AARCH64_RELATIVE,
+    SCTLR_EL1_MMU_OFF = const SCTLR_EL1_MMU_OFF,
+    SCTLR_EL2_MMU_OFF = const SCTLR_EL2_MMU_OFF,
     SYS_WRITE0 = const semihosting::SYS_WRITE0,
     SYS_EXIT = const semihosting::SYS_EXIT,
     ADP_STOPPED_APPLICATION_EXIT = const semihosting::ADP_STOPPED_APPLICATION_EXIT,
@@ -37,6 +54,21 @@ global_asm!(
 /// The exception level the stage runs at (it never changes EL).
 pub fn current_el() -> u8 {
     CurrentEL.read(CurrentEL::EL) as u8
+}
+
+/// At EL2, whether HCR_EL2.E2H is set (VHE): the stage programs the EL2
+/// regime as E2H = 0 and refuses otherwise.
+pub fn el2_host_mode() -> bool {
+    current_el() == 2 && HCR_EL2.is_set(HCR_EL2::E2H)
+}
+
+/// Points the current EL's vector table at `addr` (2 KiB aligned).
+pub fn set_vbar(addr: u64) {
+    match current_el() {
+        1 => VBAR_EL1.set(addr),
+        _ => VBAR_EL2.set(addr),
+    }
+    aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
 }
 
 /// MIDR_EL1 and ID_AA64MMFR0_EL1, for `mmu_reloc::cpu::CpuInfo::decode`.

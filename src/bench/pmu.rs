@@ -6,8 +6,8 @@
 
 use core::arch::asm;
 
-use aarch64_cpu::registers::ID_AA64DFR0_EL1;
-use tock_registers::interfaces::Readable;
+use aarch64_cpu::registers::{ID_AA64DFR0_EL1, MDCR_EL2};
+use tock_registers::interfaces::{ReadWriteable, Readable};
 
 /// PMCR_EL0 bits: enable, reset event counters, reset cycle counter,
 /// 64-bit cycle counter.
@@ -35,10 +35,23 @@ pub fn present() -> bool {
     v != 0 && v != 0xf
 }
 
+/// PMCR_EL0.N: how many event counters are implemented.
+const PMCR_N_SHIFT: u64 = 11;
+const PMCR_N_MASK: u64 = 0x1f;
+
 /// Resets and starts both counters.
 pub fn start() {
     if !present() {
         return;
+    }
+    if crate::arch::current_el() == 2 {
+        // Counters at or above MDCR_EL2.HPMN belong to EL2 and ignore
+        // PMCR_EL0.E: give every counter to the normal range, so event
+        // counter 0 is enabled whatever the firmware left in HPMN.
+        let pmcr: u64;
+        // SAFETY: reading PMCR_EL0 has no side effects.
+        unsafe { asm!("mrs {}, pmcr_el0", out(reg) pmcr, options(nostack, nomem)) };
+        MDCR_EL2.modify(MDCR_EL2::HPMN.val((pmcr >> PMCR_N_SHIFT) & PMCR_N_MASK));
     }
     // SAFETY: PMU registers only; the stage owns the PMU and the filters
     // count at EL1 and EL2 whichever the stage runs at.

@@ -14,12 +14,21 @@ pub fn set_psci(method: Option<PsciMethod>) {
     PSCI.set(method);
 }
 
+/// Stops the machine without PSCI: for a fault raised while already
+/// stopping (a trapping PSCI call must not recurse).
+pub fn halt(code: u32) -> ! {
+    semihosting::exit(code);
+    arch::halt()
+}
+
 /// Stops the machine with `code` as the exit status where that is possible.
 pub fn exit(code: u32) -> ! {
     semihosting::exit(code);
     // Only reached without semihosting. The conduit came from the DTB; an
     // `smc` or `hvc` with no handler would trap, so none is tried blindly.
     let _ = match PSCI.get() {
+        // An hvc at EL2 would trap to the stage itself.
+        Some(PsciMethod::Hvc) if arch::current_el() >= 2 => Ok(()),
         Some(PsciMethod::Hvc) => smccc::psci::system_off::<smccc::Hvc>(),
         Some(PsciMethod::Smc) => smccc::psci::system_off::<smccc::Smc>(),
         None => Ok(()),

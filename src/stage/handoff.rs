@@ -14,7 +14,7 @@ use mmu_reloc::relocate::{CopyRun, ImageHeader, Segment, SegmentSource};
 
 use super::relocation::{self, Purpose};
 use super::{EXIT_INPUT, World, fail};
-use crate::arch::{copy, mmu as hw};
+use crate::arch::{self, copy, mmu as hw};
 use crate::board::console::Console;
 use crate::println;
 
@@ -25,9 +25,29 @@ fn bad(msg: core::fmt::Arguments<'_>) -> ! {
     fail(EXIT_INPUT, msg)
 }
 
+/// The lowest 2 MiB-aligned base whose Image destination lies in one RAM
+/// bank and misses reserved memory (on a Pi 4 the bottom page is the spin
+/// table, reserved). The destination may cover the stage and the DTB.
+fn default_base(w: &World<'_>, h: &ImageHeader, initrd: Region) -> Option<u64> {
+    w.platform.ram.iter().find_map(|bank| {
+        let mut base = region::align_up(bank.start, SZ_2M)?;
+        while base < bank.end {
+            let dest = h.segment(initrd, base)?.dest;
+            if !bank.covers(&dest) {
+                return None;
+            }
+            if !w.platform.reserved.iter().any(|r| r.overlaps(&dest)) {
+                return Some(base);
+            }
+            base = base.checked_add(SZ_2M)?;
+        }
+        None
+    })
+}
+
 /// The payload's segment: an arm64 Image goes to a 2 MiB-aligned base
-/// (`dest=` or the bottom of RAM) plus its text offset; anything else needs
-/// `dest=`.
+/// (`dest=`, or the lowest one clear of reserved memory) plus its text
+/// offset; anything else needs `dest=`.
 fn payload_segment(w: &World<'_>) -> (Segment, Option<ImageHeader>) {
     let Some(initrd) = w.platform.initrd else {
         bad(format_args!(
@@ -41,10 +61,14 @@ fn payload_segment(w: &World<'_>) -> (Segment, Option<ImageHeader>) {
             core::ptr::copy_nonoverlapping(initrd.start as *const u8, head.as_mut_ptr(), head.len())
         };
     }
-    let ram_base = w.platform.ram.first().map_or(0, |r| r.start);
     match ImageHeader::parse(&head) {
         Some(h) => {
-            let base = w.args.dest.unwrap_or(ram_base);
+            let base = w.args.dest.or_else(|| default_base(w, &h, initrd)).unwrap_or_else(|| {
+                bad(format_args!(
+                    "no 2 MiB-aligned base in RAM takes the Image ({:#x} bytes) clear of reserved memory; give dest=",
+                    h.load_len(initrd.len()).unwrap_or(0)
+                ))
+            });
             if !base.is_multiple_of(SZ_2M) {
                 bad(format_args!(
                     "dest={base:#x}: an arm64 Image needs a 2 MiB-aligned base"
@@ -75,21 +99,27 @@ fn payload_segment(w: &World<'_>) -> (Segment, Option<ImageHeader>) {
 
 /// Copies the DTB to `at` and NOPs the initrd properties in the copy: the
 /// payload they describe is consumed. Memory reservations are kept.
-fn hand_on_dtb(blob: &[u8], at: u64) {
+fn hand_on_dtb(blob: &[u8], at: u64, foreign: &str) {
     // SAFETY: `at` is the start of the control area, outside everything
     // else and large enough for the blob.
     let copy = unsafe { core::slice::from_raw_parts_mut(at as *mut u8, blob.len()) };
     copy.copy_from_slice(blob);
-    let offsets: Vec<usize> = {
+    let (offsets, bootargs): (Vec<usize>, Option<usize>) = {
         let f = Fdt::new(copy).unwrap_or_else(|e| bad(format_args!("DTB copy: {e}")));
         let chosen = f.find("/chosen");
-        INITRD_PROPS
-            .iter()
-            .filter_map(|p| chosen.and_then(|c| f.prop(c, p)).map(|p| p.blob_offset))
-            .collect()
+        let prop = |name: &str| chosen.and_then(|c| f.prop(c, name)).map(|p| p.blob_offset);
+        (
+            INITRD_PROPS.iter().filter_map(|p| prop(p)).collect(),
+            prop("bootargs"),
+        )
     };
     for off in offsets {
         fdt::nop_property(copy, off).unwrap_or_else(|e| bad(format_args!("DTB copy: {e}")));
+    }
+    // The next stage gets only the words the stage did not own.
+    if let Some(off) = bootargs {
+        fdt::shrink_string_property(copy, off, foreign)
+            .unwrap_or_else(|e| bad(format_args!("DTB copy bootargs: {e}")));
     }
 }
 
@@ -97,14 +127,22 @@ fn hand_on_dtb(blob: &[u8], at: u64) {
 pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
     let strategy = w.args.strategy.unwrap_or(Strategy::IndList);
     let kernel = w.args.copy.unwrap_or(CopyKernel::CopyPage);
+    if blob.len() as u64 > SZ_2M {
+        bad(format_args!(
+            "DTB of {} bytes: Linux takes at most 2 MiB (arm64 booting.rst)",
+            blob.len()
+        ));
+    }
     let (seg, header) = payload_segment(w);
     let segments = [seg];
-    // Control area: the DTB copy, then the routine, then the runs (one per
-    // segment); 2 MiB aligned so the DTB sits alone in its 2 MiB block as
-    // arm64 booting.rst asks. Reserved with the tables, before the sources
-    // are scattered.
+    // Control area, reserved with the tables before the sources are
+    // scattered: the DTB copy at a 2 MiB boundary (so it cannot straddle
+    // one, as arm64 booting.rst wants), the park vectors (2 KiB aligned),
+    // the routine, its runs (one per segment).
     let code = copy::handoff_code(strategy, kernel);
+    let vectors = copy::park_vectors();
     let dtb_len = region::align_up(blob.len() as u64, SZ_4K).unwrap_or(u64::MAX);
+    let vectors_len = region::align_up(vectors.len() as u64, SZ_4K).unwrap_or(u64::MAX);
     let code_len = region::align_up(code.len() as u64, SZ_4K).unwrap_or(u64::MAX);
     let runs_len = (segments.len() * core::mem::size_of::<CopyRun>()) as u64;
     let wl = relocation::prepare(
@@ -112,7 +150,7 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
         &segments,
         strategy == Strategy::Contiguous,
         Purpose::Boot,
-        dtb_len + code_len + runs_len,
+        dtb_len + vectors_len + code_len + runs_len,
     );
     let runs: &[CopyRun] = match (strategy, &wl.contig) {
         (Strategy::Contiguous, Some((_, runs))) => runs,
@@ -122,15 +160,15 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
         _ => &[],
     };
     let control = wl.control;
-    let (dtb_at, code_at, runs_at) = (
-        control.start,
-        control.start + dtb_len,
-        control.start + dtb_len + code_len,
-    );
+    let dtb_at = control.start;
+    let vectors_at = dtb_at + dtb_len;
+    let code_at = vectors_at + vectors_len;
+    let runs_at = code_at + code_len;
 
-    hand_on_dtb(blob, dtb_at);
+    hand_on_dtb(blob, dtb_at, &w.foreign.join(" "));
     // SAFETY: control-area addresses, outside every other range in use.
     unsafe {
+        core::ptr::copy_nonoverlapping(vectors.as_ptr(), vectors_at as *mut u8, vectors.len());
         core::ptr::copy_nonoverlapping(code.as_ptr(), code_at as *mut u8, code.len());
         core::ptr::copy_nonoverlapping(runs.as_ptr(), runs_at as *mut CopyRun, runs.len());
     }
@@ -138,7 +176,7 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
     // In memory for the next stage (MMU off) and for the routine itself,
     // which keeps fetching from the control page after the MMU goes off.
     hw::clean_inval(control_used);
-    hw::sync_icache(Region::new(code_at, code_at + code.len() as u64));
+    hw::sync_icache(Region::new(vectors_at, code_at + code.len() as u64));
 
     let entry = seg.dest.start;
     println!(
@@ -170,12 +208,17 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
         Strategy::Contiguous => {
             let map = &wl.contig.as_ref().expect("checked above").0;
             relocation::switch(w, &wl, Some(map));
+            relocation::verify_live(w, map, "contiguous map");
             // SAFETY: the runs were copied to the control area above.
             copy::Input::Runs(unsafe {
                 core::slice::from_raw_parts(runs_at as *const CopyRun, runs.len())
             })
         }
     };
+    // From here the stage's own memory may be overwritten: exceptions go
+    // to the park vectors in the control area (semihosting exit 3, else a
+    // wait loop), not into the stage.
+    arch::set_vbar(vectors_at);
     // SAFETY: the routine, its runs, the list, the sources, the tables and
     // the DTB copy all lie outside the destination (the plan and the
     // control-area placement ensured it); the live map reaches them all.

@@ -39,6 +39,7 @@ static ENDING: BootCpuCell<bool> = BootCpuCell::new(false);
 /// Checks write containment, prints the final record and stops the
 /// machine. A success with a touched guard or DTB becomes a failure.
 pub fn exit(code: u32) -> ! {
+    ENDING.set(true);
     let code = if containment::check() || code != EXIT_OK {
         code
     } else {
@@ -54,8 +55,9 @@ pub fn exit(code: u32) -> ! {
 /// Reports an error (human line and record) and exits with `code`.
 pub fn fail(code: u32, msg: fmt::Arguments<'_>) -> ! {
     if ENDING.get() {
-        // A fault while reporting a fault: stop without printing again.
-        power::exit(code);
+        // A fault while reporting or stopping: stop without printing or
+        // calling PSCI again.
+        power::halt(code);
     }
     ENDING.set(true);
     println!("mmu-reloc: error: {msg}");
@@ -67,12 +69,21 @@ pub fn fail_exception(msg: fmt::Arguments<'_>) -> ! {
     fail(EXIT_EXCEPTION, msg)
 }
 
-/// The DTB the loader passed, bounded by its own header.
-fn dtb_blob(phys: u64) -> &'static [u8] {
+/// The DTB the loader passed, bounded by its own header; it must lie
+/// outside the stage's own memory (image, bss, heap, stack).
+fn dtb_blob(phys: u64, stage: Region) -> &'static [u8] {
     if phys == 0 || !phys.is_multiple_of(8) {
         fail(
             EXIT_INPUT,
             format_args!("no usable DTB pointer in x0 ({phys:#x}): boot with a DTB"),
+        );
+    }
+    if stage.contains(phys) {
+        fail(
+            EXIT_INPUT,
+            format_args!(
+                "DTB at {phys:#x} lies inside this stage {stage}: load it above the Image's image_size"
+            ),
         );
     }
     // SAFETY: the boot protocol puts a DTB at x0; its first HEADER_LEN
@@ -87,6 +98,15 @@ fn dtb_blob(phys: u64) -> &'static [u8] {
                 "DTB totalsize {total} out of range (limit: {} bytes to {} MiB; blob at {phys:#x})",
                 fdt::HEADER_LEN,
                 DTB_MAX >> 20
+            ),
+        );
+    }
+    let dtb = Region::new(phys, phys.saturating_add(total as u64));
+    if dtb.overlaps(&stage) {
+        fail(
+            EXIT_INPUT,
+            format_args!(
+                "DTB {dtb} overlaps this stage {stage}: load it above the Image's image_size"
             ),
         );
     }
@@ -114,31 +134,43 @@ pub struct World<'a> {
     pub platform: Platform<'a>,
     pub cpu: CpuInfo,
     pub args: bootargs::BootArgs,
+    /// Command-line words that belong to the next stage.
+    pub foreign: alloc::vec::Vec<&'a str>,
 }
 
 /// Entered from `asm/entry.S` on the boot CPU with the stack set.
 pub fn run(dtb_phys: u64, load: u64) -> ! {
-    let (heap_start, heap_end) = arch::heap_bounds();
-    heap::init(heap_start, heap_end);
     // EL3 never gets here: asm/entry.S stops it.
     let el = arch::current_el();
     let have_semihosting = semihosting::probe();
-    let blob = dtb_blob(dtb_phys);
+    let (stage_start, stage_end) = arch::stage_bounds();
+    let stage = Region::new(stage_start, stage_end);
+    // Nothing below allocates until the heap is known not to cover what the
+    // loader passed (a loader that ignored image_size).
+    let blob = dtb_blob(dtb_phys, stage);
     containment::watch_dtb(blob);
-    let fdt = match Fdt::new(blob) {
-        Ok(f) => f,
-        Err(e) => {
-            console::init(None);
-            fail(EXIT_INPUT, format_args!("{e}"));
-        }
-    };
-    match platform::console(&fdt) {
-        Ok(uart) => console::init(uart),
-        Err(e) => {
-            console::init(None);
-            fail(EXIT_INPUT, format_args!("{e}"));
-        }
+    let fdt = Fdt::new(blob).unwrap_or_else(|e| fail(EXIT_INPUT, format_args!("{e}")));
+    if let Some(initrd) = platform::initrd(&fdt)
+        && initrd.overlaps(&stage)
+    {
+        fail(
+            EXIT_INPUT,
+            format_args!(
+                "initrd {initrd} lies inside this stage {stage}: load it above the Image's image_size"
+            ),
+        );
     }
+    if arch::el2_host_mode() {
+        fail(
+            EXIT_INPUT,
+            format_args!("entered at EL2 with HCR_EL2.E2H=1 (VHE): unsupported, enter with E2H=0"),
+        );
+    }
+    let (heap_start, heap_end) = arch::heap_bounds();
+    heap::init(heap_start, heap_end);
+    // Until here the console is semihosting, if present.
+    let uart = platform::console(&fdt).unwrap_or_else(|e| fail(EXIT_INPUT, format_args!("{e}")));
+    console::init(uart);
     console::init_log(log::LevelFilter::Info);
 
     let platform =
@@ -151,15 +183,15 @@ pub fn run(dtb_phys: u64, load: u64) -> ! {
         log::warn!("bootargs: '{word}' is not a stage option; left for the next stage");
     }
     let (midr, mmfr0) = arch::cpu_id_registers();
-    let (stage_start, stage_end) = arch::stage_bounds();
     let world = World {
         el,
         load,
-        stage: Region::new(stage_start, stage_end),
+        stage,
         dtb: Region::new(dtb_phys, dtb_phys + blob.len() as u64),
         platform,
         cpu: CpuInfo::decode(midr, mmfr0),
         args: parsed.args,
+        foreign: parsed.foreign,
     };
     report_platform(&world, have_semihosting);
 

@@ -276,6 +276,17 @@ pub struct Outcome {
     pub src_layout: &'static str,
 }
 
+/// Checks the live map with `AT`; a wrong translation ends the run.
+pub fn verify_live(w: &World<'_>, map: &BuiltMap, what: &str) {
+    let v = linear_map::verify(w.el, map, w.args.seed);
+    if v.failures != 0 {
+        fail(
+            EXIT_VERIFY,
+            format_args!("{what}: {} of {} AT checks wrong", v.failures, v.probes),
+        );
+    }
+}
+
 /// Switches from the live map to `to` through MMU-off (break-before-make
 /// for the whole map); `None` leaves the MMU off.
 pub fn switch(w: &World<'_>, wl: &Workload, to: Option<&BuiltMap>) {
@@ -329,22 +340,13 @@ pub fn run(
         },
         (Strategy::Contiguous, false) => (copy::Input::Runs(&wl.page_runs), None, "page-runs"),
     };
+    // Every configuration starts alike: caches cleaned and invalidated,
+    // TLB empty (switching goes through MMU-off even to the same map), so
+    // no run inherits warm lines or translations from the last one.
+    switch(w, wl, map);
     let switched = map.is_some_and(|m| m.root != wl.linear.root);
-    if switched || !mmu_on {
-        switch(w, wl, map);
-    }
-    if switched {
-        let m = map.unwrap();
-        let v = linear_map::verify(w.el, m, w.args.seed);
-        if v.failures != 0 {
-            fail(
-                EXIT_VERIFY,
-                format_args!(
-                    "contiguous map: {} of {} AT checks wrong",
-                    v.failures, v.probes
-                ),
-            );
-        }
+    if let Some(m) = map.filter(|_| switched) {
+        verify_live(w, m, "contiguous map");
     }
     // SAFETY: the plan put every source and list page outside every
     // destination, and destinations outside the stage, DTB and tables;

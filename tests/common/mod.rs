@@ -111,7 +111,7 @@ impl Qemu {
 
     /// QEMU's Raspberry Pi 4 (2 GiB, of which the DTB QEMU passes shows
     /// 960 MiB) with the Pi 4 DTB; the stage enters at EL2 and prints on
-    /// the mini UART, the second serial port. One TCG thread, so the
+    /// the mini UART, the second serial port (both ports go to stdout). One TCG thread, so the
     /// spinning secondaries do not burn the host.
     pub fn raspi4b() -> Self {
         let dtb = rpi4_dtb();
@@ -129,7 +129,16 @@ impl Qemu {
             timeout: DEFAULT_TIMEOUT,
             kernel: true,
             until: Vec::new(),
-            serial: &["-serial", "null", "-serial", "stdio"],
+            // Both UARTs on stdout: the stage prints on the mini UART, a
+            // next stage may use the PL011.
+            serial: &[
+                "-chardev",
+                "stdio,mux=on,id=uarts",
+                "-serial",
+                "chardev:uarts",
+                "-serial",
+                "chardev:uarts",
+            ],
         }
     }
 
