@@ -58,6 +58,9 @@ pub struct Platform<'a> {
     pub ram: Vec<Region>,
     /// `/reserved-memory` children with a static `reg`, and `/memreserve/`.
     pub reserved: Vec<Region>,
+    /// The `no-map` subset of `/reserved-memory`: never mapped, not even
+    /// as Normal memory (speculative reads there can fault on some boards).
+    pub no_map: Vec<Region>,
     pub bootargs: &'a str,
     pub initrd: Option<Region>,
     pub console: Option<Uart>,
@@ -372,14 +375,21 @@ pub fn discover<'a>(fdt: &Fdt<'a>) -> Result<'a, Platform<'a>> {
     region::normalize(&mut ram);
 
     let mut reserved = Vec::new();
+    let mut no_map = Vec::new();
     if let Some(rm) = fdt.find("/reserved-memory") {
         let rm_cells = cells(fdt, rm)?;
         for child in fdt.children(rm) {
+            let unmapped = fdt.prop(child, "no-map").is_some();
             for r in regs(fdt, child, rm_cells)? {
-                reserved.push(region_of(child.name, r)?);
+                let r = region_of(child.name, r)?;
+                reserved.push(r);
+                if unmapped {
+                    no_map.push(r);
+                }
             }
         }
     }
+    region::normalize(&mut no_map);
     for entry in fdt.reservations() {
         reserved.push(region_of("/memreserve/", entry?)?);
     }
@@ -416,6 +426,7 @@ pub fn discover<'a>(fdt: &Fdt<'a>) -> Result<'a, Platform<'a>> {
         model,
         ram,
         reserved,
+        no_map,
         bootargs,
         initrd,
         console: console(fdt)?,
@@ -461,7 +472,11 @@ mod tests {
                     .u32("#address-cells", 2)
                     .u32("#size-cells", 2)
                     .prop("ranges", &[])
-                    .kid(N::new("fw@50000000").reg64(&[(0x5000_0000, 0x10_0000)]))
+                    .kid(
+                        N::new("fw@50000000")
+                            .reg64(&[(0x5000_0000, 0x10_0000)])
+                            .prop("no-map", &[]),
+                    )
                     .kid(N::new("cma").cells("size", &[0, 0x100_0000])),
             );
         if let Some(m) = mem {
@@ -493,6 +508,7 @@ mod tests {
                 Region::new(0x5000_0000, 0x5010_0000)
             ]
         );
+        assert_eq!(p.no_map, [Region::new(0x5000_0000, 0x5010_0000)]);
         assert_eq!(p.bootargs, "mode=info");
         assert_eq!(p.initrd, Some(Region::new(0x4800_0000, 0x4810_0000)));
         assert_eq!(p.psci, Some(PsciMethod::Hvc));

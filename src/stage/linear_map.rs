@@ -46,10 +46,12 @@ pub fn forbidden(w: &World<'_>, extra: &[Region]) -> Vec<Region> {
     f
 }
 
-/// The identity mappings: all RAM (Normal) and the console (Device).
+/// The identity mappings: all RAM but `no-map` reserved memory (Normal),
+/// and the console (Device).
 pub fn identity_mappings(w: &World<'_>) -> Vec<Mapping> {
     let devices: Vec<Region> = w.platform.console.iter().map(|u| u.regs).collect();
-    Mapping::identity(&w.platform.ram, &devices)
+    let ram = mmu_reloc::region::subtract_all(&w.platform.ram, &w.platform.no_map);
+    Mapping::identity(&ram, &devices)
 }
 
 /// Builds `mappings` with tables outside `forbidden`; errors end the run.
