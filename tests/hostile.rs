@@ -436,6 +436,40 @@ fn dtb_cases() -> Vec<Case> {
             error("names no node"),
         ),
         tree(
+            "`linux,initrd-*` inside the stage's memory (a loader that \
+             ignored `image_size`: the heap would overwrite it)",
+            "1G",
+            "mode=info",
+            &[],
+            |t| {
+                let c = t.node_mut("/chosen");
+                c.set(
+                    "linux,initrd-start",
+                    dt_number(LOAD + (1 << 20), 2).unwrap(),
+                );
+                c.set("linux,initrd-end", dt_number(LOAD + (2 << 20), 2).unwrap());
+            },
+            Expect::Error {
+                needle: "lies inside this stage",
+                masks: STAGE_END,
+            },
+        ),
+        Case {
+            input: "the DTB inside the stage's memory: Image loaded 2 MiB below \
+                    the DTB, which is less than its `image_size`"
+                .into(),
+            boot: Box::new(|name| {
+                let b = dump_virt_dtb(&scratch(name), "virt", "1G", "mode=info");
+                // boot_elsewhere puts the DTB at RAM base + 8 MiB.
+                boot_elsewhere(name, &b, 0x4060_0000, &[])
+            }),
+            expect: Expect::Error {
+                needle: "lies inside this stage",
+                masks: STAGE_END,
+            },
+            also: None,
+        },
+        tree(
             "`stdout-path` = `serial5:115200n8`, no such alias",
             "1G",
             "mode=info",
