@@ -114,6 +114,9 @@ pub struct BootArgs {
     /// benchmark at unmapped memory, to show the fault report from inside a
     /// copy loop.
     pub inject_copy_fault: bool,
+    /// `leaves=4k,2m,1g`: run the ind-list loop with the MMU on once per
+    /// largest-leaf policy (one linear map each, switched break-before-make).
+    pub leaves: Vec<u64>,
 }
 
 impl Default for BootArgs {
@@ -134,6 +137,7 @@ impl Default for BootArgs {
             trials: 3,
             segs: Vec::new(),
             inject_copy_fault: false,
+            leaves: Vec::new(),
         }
     }
 }
@@ -280,6 +284,17 @@ pub fn parse(cmdline: &str) -> Result<Parsed<'_>, ArgError<'_>> {
                     bad("BASE+SIZE[,BASE+SIZE...] (at most 64), e.g. 0x40000000+4M")
                 })?
             }
+            "leaves" => {
+                let leaves: Option<Vec<u64>> = value
+                    .split(',')
+                    .map(|l| parse_size(l).filter(|v| v.is_power_of_two() && *v >= 4096))
+                    .collect();
+                args.leaves = leaves
+                    .filter(|l| (1..=8).contains(&l.len()))
+                    .ok_or_else(|| {
+                        bad("1 to 8 power-of-two sizes of at least 4k, e.g. 1g,2m,4k")
+                    })?;
+            }
             "inject" => {
                 args.inject_copy_fault = match value {
                     "copy-fault" => true,
@@ -390,6 +405,16 @@ mod tests {
         assert!(parse("segs=0x40000000").is_err());
         assert!(parse("segs=0x40000000+4M,").is_err());
         assert!(parse("trials=0").is_err());
+    }
+
+    #[test]
+    fn leaf_sweep() {
+        assert_eq!(
+            parse("leaves=1g,2m,4k").unwrap().args.leaves,
+            [1 << 30, 2 << 20, 4096]
+        );
+        assert!(parse("leaves=1g,3m").is_err());
+        assert!(parse("leaves=").is_err());
     }
 
     #[test]

@@ -147,3 +147,32 @@ fn fault_inside_copy_loops_is_reported_with_progress() {
         }
     }
 }
+
+#[test]
+fn leaf_sweep_switches_maps_break_before_make() {
+    let run = Qemu::virt()
+        .append(
+            "size=1M segments=1 trials=1 copy=copy_page mmu=on strategy=ind-list leaves=1g,2m,4k",
+        )
+        .run();
+    run.expect_status(0);
+    let leaves: Vec<u64> = results(&run)
+        .iter()
+        .map(|r| r["leaf"].as_u64().unwrap())
+        .collect();
+    assert_eq!(leaves, [1 << 30, 2 << 20, 4096]);
+    assert!(results(&run).iter().all(|r| r["verified"] == true));
+    // Each map was built in the same table area and checked with AT when
+    // switched to; smaller leaves need more tables.
+    let tables: Vec<u64> = results(&run)
+        .iter()
+        .map(|r| r["table_bytes"].as_u64().unwrap())
+        .collect();
+    assert!(tables[0] < tables[1] && tables[1] < tables[2], "{tables:?}");
+    let sweep_maps = run
+        .all("map")
+        .into_iter()
+        .filter(|m| m["name"] == "linear-sweep")
+        .count();
+    assert_eq!(sweep_maps, 3);
+}

@@ -7,6 +7,7 @@ pub mod pmu;
 use alloc::vec::Vec;
 
 use mmu_reloc::bootargs::{CopyKernel, OnOff, Strategy};
+use mmu_reloc::cpu::Granule;
 use mmu_reloc::record::Record;
 use mmu_reloc::region::{self, Region, SZ_4K};
 use mmu_reloc::relocate::{self, Environment, Segment, SegmentSource};
@@ -15,7 +16,8 @@ use mmu_reloc::stats;
 use crate::arch;
 use crate::board::console::Console;
 use crate::println;
-use crate::stage::{EXIT_INPUT, World, fail, relocation};
+use crate::stage::relocation::{self, Config};
+use crate::stage::{EXIT_INPUT, World, fail};
 
 /// One measurement: wall time from the generic timer, cycles and
 /// instructions from the PMU (`None` when it cannot count them).
@@ -48,8 +50,9 @@ pub fn measure<R>(f: impl FnOnce() -> R) -> (R, Sample) {
     )
 }
 
-/// The configurations a benchmark runs, from bootargs.
-fn configs(w: &World<'_>) -> Vec<(Strategy, CopyKernel, bool)> {
+/// The configurations a benchmark runs, from bootargs: with `leaves=`, the
+/// ind-list MMU-on runs go once per largest-leaf policy instead.
+fn configs(w: &World<'_>) -> Vec<Config> {
     let strategies: &[Strategy] = match w.args.strategy {
         Some(Strategy::IndList) => &[Strategy::IndList],
         Some(Strategy::Contiguous) => &[Strategy::Contiguous],
@@ -65,11 +68,24 @@ fn configs(w: &World<'_>) -> Vec<(Strategy, CopyKernel, bool)> {
         OnOff::Off => &[false],
         OnOff::Both => &[true, false],
     };
+    let sweeps: Vec<Option<usize>> = if w.args.leaves.is_empty() {
+        alloc::vec![None]
+    } else {
+        (0..w.args.leaves.len()).map(Some).collect()
+    };
     let mut out = Vec::new();
-    for &m in mmu {
-        for &s in strategies {
-            for &k in kernels {
-                out.push((s, k, m));
+    for &mmu in mmu {
+        for &strategy in strategies {
+            for &kernel in kernels {
+                let swept = strategy == Strategy::IndList && mmu;
+                for &sweep in if swept { &sweeps[..] } else { &[None][..] } {
+                    out.push(Config {
+                        strategy,
+                        kernel,
+                        mmu,
+                        sweep,
+                    });
+                }
             }
         }
     }
@@ -95,7 +111,9 @@ pub fn run(w: &World<'_>) -> ! {
         explicit_segments(w)
     };
     let configs = configs(w);
-    let want_contig = configs.iter().any(|c| c.0 == Strategy::Contiguous && c.2);
+    let want_contig = configs
+        .iter()
+        .any(|c| c.strategy == Strategy::Contiguous && c.mmu);
     let mut wl = relocation::prepare(w, &segments, want_contig, relocation::Purpose::Bench, 0);
     if w.args.inject_copy_fault {
         relocation::inject_copy_fault(w, &mut wl);
@@ -112,8 +130,8 @@ pub fn run(w: &World<'_>) -> ! {
 
     let mut samples: Vec<Vec<relocation::Outcome>> = configs.iter().map(|_| Vec::new()).collect();
     for trial in 0..w.args.trials {
-        for (i, &(s, k, m)) in configs.iter().enumerate() {
-            let o = relocation::run(w, &wl, s, k, m);
+        for (i, &c) in configs.iter().enumerate() {
+            let o = relocation::run(w, &wl, c);
             relocation::record(&o, &wl, segments.len(), trial);
             samples[i].push(o);
         }
@@ -175,18 +193,16 @@ fn explicit_segments(w: &World<'_>) -> Vec<Segment> {
 /// One configuration's figures, from which both the table row and the
 /// `summary` record are printed.
 struct Row {
-    config: (Strategy, CopyKernel, bool),
+    config: Config,
+    /// Granule, largest leaf and table bytes of the map (None: MMU off).
+    map: Option<(Granule, u64, u64)>,
     ns: stats::Summary,
     cycles_per_page: Option<u64>,
     insns_per_page: Option<u64>,
     verified: bool,
 }
 
-fn summary(
-    configs: &[(Strategy, CopyKernel, bool)],
-    samples: &[Vec<relocation::Outcome>],
-    bytes: u64,
-) {
+fn summary(configs: &[Config], samples: &[Vec<relocation::Outcome>], bytes: u64) {
     let pages = (bytes / SZ_4K).max(1);
     let per_page = |v: &[u64]| stats::summarize(v).map(|s| s.median / pages);
     let rows: Vec<Row> = configs
@@ -198,6 +214,7 @@ fn summary(
             let insns: Vec<u64> = outs.iter().filter_map(|o| o.sample.insns).collect();
             Some(Row {
                 config: *c,
+                map: outs.first().and_then(|o| o.map),
                 ns: stats::summarize(&ns)?,
                 cycles_per_page: per_page(&cycles),
                 insns_per_page: per_page(&insns),
@@ -208,17 +225,25 @@ fn summary(
     // The pre-2021 Linux baseline: the list walk with copy_page, MMU off.
     let baseline = rows
         .iter()
-        .find(|r| r.config == (Strategy::IndList, CopyKernel::CopyPage, false))
+        .find(|r| {
+            let c = r.config;
+            (c.strategy, c.kernel, c.mmu) == (Strategy::IndList, CopyKernel::CopyPage, false)
+        })
         .map(|r| r.ns.median);
     let fmt_opt =
         |v: Option<u64>| v.map_or(alloc::string::String::from("-"), |v| alloc::format!("{v}"));
 
+    // "off", or the live map's granule and largest leaf, e.g. "4k/1G".
+    let map_label = |m: Option<(Granule, u64, u64)>| match m {
+        None => alloc::string::String::from("off"),
+        Some((g, leaf, _)) => alloc::format!("{}/{}", g.name(), size_name(leaf)),
+    };
     println!();
     println!(
-        "{:<11} {:<9} {:<4} {:>6} {:>10} {:>10} {:>9} {:>8} {:>12} {:>10}  verified",
+        "{:<11} {:<9} {:<8} {:>6} {:>10} {:>10} {:>9} {:>8} {:>12} {:>10}  verified",
         "strategy",
         "copy",
-        "mmu",
+        "MMU map",
         "trials",
         "median ms",
         "min ms",
@@ -228,15 +253,17 @@ fn summary(
         "insns/page"
     );
     for r in &rows {
-        let (strategy, kernel, mmu) = r.config;
+        let Config {
+            strategy, kernel, ..
+        } = r.config;
         let speedup = baseline.map_or(alloc::string::String::from("-"), |b| {
             alloc::format!("{:.2}x", b as f64 / r.ns.median.max(1) as f64)
         });
         println!(
-            "{:<11} {:<9} {:<4} {:>6} {:>10.3} {:>10.3} {:>9.1} {:>8} {:>12} {:>10}  {}",
+            "{:<11} {:<9} {:<8} {:>6} {:>10.3} {:>10.3} {:>9.1} {:>8} {:>12} {:>10}  {}",
             strategy.name(),
             kernel.name(),
-            if mmu { "on" } else { "off" },
+            map_label(r.map),
             r.ns.n,
             r.ns.median as f64 / 1e6,
             r.ns.min as f64 / 1e6,
@@ -251,11 +278,19 @@ fn summary(
         "(vs base: median time of ind-list/copy_page/MMU off over this row's; QEMU models no caches, so MMU on/off differences seen on silicon do not show here)"
     );
     for r in &rows {
-        let (strategy, kernel, mmu) = r.config;
+        let Config {
+            strategy,
+            kernel,
+            mmu,
+            ..
+        } = r.config;
         Record::new(&mut Console, "summary")
             .str("strategy", strategy.name())
             .str("copy", kernel.name())
             .bool("mmu", mmu)
+            .opt_str("granule", r.map.map(|m| m.0.name()))
+            .opt_u64("leaf", r.map.map(|m| m.1))
+            .opt_u64("table_bytes", r.map.map(|m| m.2))
             .u64("trials", r.ns.n as u64)
             .u64("bytes", bytes)
             .u64("median_ns", r.ns.median)
@@ -268,4 +303,15 @@ fn summary(
             .bool("verified", r.verified)
             .end();
     }
+}
+
+/// 4096 -> "4K", 2 MiB -> "2M", 1 GiB -> "1G".
+fn size_name(bytes: u64) -> alloc::string::String {
+    const UNITS: [(u32, &str); 4] = [(40, "T"), (30, "G"), (20, "M"), (10, "K")];
+    for (shift, unit) in UNITS {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
+            return alloc::format!("{}{unit}", bytes >> shift);
+        }
+    }
+    alloc::format!("{bytes}")
 }

@@ -35,6 +35,9 @@ pub struct Workload {
     pub head: u64,
     pub hashes: Vec<u64>,
     pub linear: BuiltMap,
+    /// Linear maps with other largest-leaf policies (`leaves=`), same
+    /// mappings, for the ind-list MMU-on sweep.
+    pub sweep: Vec<BuiltMap>,
     /// The map with the sources laid out contiguously, and its runs.
     pub contig: Option<(BuiltMap, Vec<CopyRun>)>,
     /// One run per source page, for the contiguous loop with the MMU off
@@ -110,7 +113,25 @@ pub fn prepare(
         let ident = mmu::count_tables(&identity, p, &machine).unwrap_or_else(|e| bad(e)) as u64;
         (ident + pages.div_ceil(512) + pages.div_ceil(512 * 512) + 4) * SZ_4K
     });
-    let table_bytes = linear_bytes + contig_bytes;
+    // `leaves=`: more linear maps, one per largest-leaf policy, for the
+    // ind-list MMU-on sweep.
+    let sweep_policies: Vec<Policy> = w
+        .args
+        .leaves
+        .iter()
+        .map(|l| Policy {
+            max_leaf: Some(*l),
+            ..policy
+        })
+        .collect();
+    let sweep_bytes: u64 = sweep_policies
+        .iter()
+        .map(|p| {
+            mmu::count_tables(&identity, p, &machine).unwrap_or_else(|e| bad(e)) as u64
+                * p.granule.bytes()
+        })
+        .sum();
+    let table_bytes = linear_bytes + contig_bytes + sweep_bytes;
 
     let (stage, dtb) = match purpose {
         Purpose::Bench => (alloc::vec![w.stage], w.dtb),
@@ -204,6 +225,20 @@ pub fn prepare(
     .unwrap_or_else(|e| bad(format_args!("page tables: {e}")));
     let linear_ns = arch::ticks_to_ns(arch::counter() - t0);
     linear_map::enable_verified(w, &linear, &forbidden, linear_ns);
+    let mut built: Vec<Region> = alloc::vec![linear.tables];
+    let sweep: Vec<BuiltMap> = sweep_policies
+        .iter()
+        .map(|p| {
+            let t0 = arch::counter();
+            let map = mmu::build(&mut IdentityMem, &identity, p, &machine, &[tables], &built)
+                .unwrap_or_else(|e| bad(format_args!("page tables: {e}")));
+            let ns = arch::ticks_to_ns(arch::counter() - t0);
+            // Verified when it is first switched to (it is not live yet).
+            linear_map::report_unverified(&map, &forbidden, ns, "linear-sweep");
+            built.push(map.tables);
+            map
+        })
+        .collect();
 
     // Payload into the scattered sources, the list, hashes, guards.
     let mut mem = IdentityMem;
@@ -219,15 +254,8 @@ pub fn prepare(
         let mut mappings = identity.clone();
         mappings.extend(Mapping::pages(base, cplan.pages, SZ_4K, MemKind::Normal));
         let t0 = arch::counter();
-        let map = mmu::build(
-            &mut mem,
-            &mappings,
-            &p,
-            &machine,
-            &[tables],
-            &[linear.tables],
-        )
-        .unwrap_or_else(|e| bad(format_args!("contiguous map: {e}")));
+        let map = mmu::build(&mut mem, &mappings, &p, &machine, &[tables], &built)
+            .unwrap_or_else(|e| bad(format_args!("contiguous map: {e}")));
         let ns = arch::ticks_to_ns(arch::counter() - t0);
         (map, cplan.runs, ns)
     });
@@ -254,6 +282,7 @@ pub fn prepare(
         head,
         hashes,
         linear,
+        sweep,
         contig,
         page_runs,
         touched,
@@ -318,18 +347,29 @@ fn poison(wl: &Workload) {
     }
 }
 
-/// Runs one strategy with one copy kernel, MMU on or off, and verifies
-/// every destination page and guard. Ends with the linear map live.
-pub fn run(
-    w: &World<'_>,
-    wl: &Workload,
-    strategy: Strategy,
-    kernel: CopyKernel,
-    mmu_on: bool,
-) -> Outcome {
+/// One benchmark configuration. `sweep` picks a `leaves=` map for the
+/// ind-list loop with the MMU on (`None`: the linear map).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    pub strategy: Strategy,
+    pub kernel: CopyKernel,
+    pub mmu: bool,
+    pub sweep: Option<usize>,
+}
+
+/// Runs one configuration and verifies every destination page and guard.
+/// Ends with the linear map live.
+pub fn run(w: &World<'_>, wl: &Workload, c: Config) -> Outcome {
+    let Config {
+        strategy,
+        kernel,
+        mmu: mmu_on,
+        sweep,
+    } = c;
     poison(wl);
+    let linear = sweep.and_then(|i| wl.sweep.get(i)).unwrap_or(&wl.linear);
     let (input, map, src_layout) = match (strategy, mmu_on) {
-        (Strategy::IndList, true) => (copy::Input::List(wl.head), Some(&wl.linear), "page-list"),
+        (Strategy::IndList, true) => (copy::Input::List(wl.head), Some(linear), "page-list"),
         (Strategy::IndList, false) => (copy::Input::List(wl.head), None, "page-list"),
         (Strategy::Contiguous, true) => match &wl.contig {
             Some((m, runs)) => (copy::Input::Runs(runs), Some(m), "va-contiguous"),
@@ -346,7 +386,7 @@ pub fn run(
     switch(w, wl, map);
     let switched = map.is_some_and(|m| m.root != wl.linear.root);
     if let Some(m) = map.filter(|_| switched) {
-        verify_live(w, m, "contiguous map");
+        verify_live(w, m, "switched-to map");
     }
     // SAFETY: the plan put every source and list page outside every
     // destination, and destinations outside the stage, DTB and tables;
