@@ -522,7 +522,7 @@ pub mod build {
             st.extend(1u32.to_be_bytes());
             st.extend(n.name.as_bytes());
             st.push(0);
-            while st.len() % 4 != 0 {
+            while !st.len().is_multiple_of(4) {
                 st.push(0);
             }
             for (k, v) in &n.props {
@@ -533,7 +533,7 @@ pub mod build {
                 st.extend((v.len() as u32).to_be_bytes());
                 st.extend(off.to_be_bytes());
                 st.extend(v);
-                while st.len() % 4 != 0 {
+                while !st.len().is_multiple_of(4) {
                     st.push(0);
                 }
             }
