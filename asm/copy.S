@@ -1,8 +1,11 @@
 // The measured copy loops. Each exists once per page-copy kernel:
 //   COPY_PAGE_LINUX  Linux's copy_page: 4 x ldp + 4 x stnp per 64 bytes
 //   COPY_PAGE_LDPQ   ours: 2 x ldp q + 2 x stp q twice, 128 bytes per turn
-// and is wrapped by two walkers:
+// and is wrapped by three walkers:
 //   IND_LIST_WALK  Eric Biederman's: walk the kimage IND_* list
+//   IND_LIST_WALK_LEGACY  the same walk as Linux <= 5.12 ran it with the
+//                  MMU off: dc ivac each destination page before copying,
+//                  no clean after
 //   CONTIG_WALK    Pavel Tatashin's: one run per segment from a
 //                  contiguous source
 // into reloc_*_* (measured: return pages copied) and handoff_*_* (asm/
@@ -67,9 +70,22 @@
     b.lo    8b
     .endm
 
+// Invalidate the page about to be written, [x12, x12 + PAGE_SIZE), to the
+// PoC, as pre-5.13 relocate_kernel.S did before each copy.
+    .macro INVAL_DEST_PAGE
+    add     x15, x12, #{PAGE_SIZE}
+    mov     x17, x12
+7:  dc      ivac, x17
+    add     x17, x17, x2
+    cmp     x17, x15
+    b.lo    7b
+    dsb     sy
+    .endm
+
 // Walk the kimage list at x0 with copy kernel `copy`; falls through with
-// x9 = pages copied and every destination line cleaned to the PoC.
-    .macro IND_LIST_WALK copy
+// x9 = pages copied and every destination line cleaned to the PoC (or,
+// `legacy`, invalidated before it was written).
+    .macro IND_LIST_WALK copy, legacy=0
     mov     x9, xzr
     mov     x10, x0                 // the head is itself an entry
     mov     x11, xzr
@@ -83,8 +99,13 @@
     b       4f
 3:  tbz     x10, #{IND_SOURCE_BIT}, 4f
     mov     x13, x16
+    .if \legacy
+    INVAL_DEST_PAGE
+    .endif
     \copy
+    .if !\legacy
     CLEAN_DEST_PAGE
+    .endif
     add     x9, x9, #1
 4:  ldr     x10, [x11], #8
     b       1b
@@ -110,6 +131,10 @@
 3:  dsb     sy
     .endm
 
+    .macro IND_LIST_WALK_LEGACY copy
+    IND_LIST_WALK \copy, 1
+    .endm
+
 // A measured loop: walk, return pages copied.
     .macro MEASURED name, walk, copy
     .global \name
@@ -121,5 +146,7 @@
 
     MEASURED reloc_ind_list_copy_page, IND_LIST_WALK, COPY_PAGE_LINUX
     MEASURED reloc_ind_list_ldpq, IND_LIST_WALK, COPY_PAGE_LDPQ
+    MEASURED reloc_legacy_copy_page, IND_LIST_WALK_LEGACY, COPY_PAGE_LINUX
+    MEASURED reloc_legacy_ldpq, IND_LIST_WALK_LEGACY, COPY_PAGE_LDPQ
     MEASURED reloc_contig_copy_page, CONTIG_WALK, COPY_PAGE_LINUX
     MEASURED reloc_contig_ldpq, CONTIG_WALK, COPY_PAGE_LDPQ

@@ -40,6 +40,9 @@ pub enum Strategy {
     IndList,
     /// Sources mapped contiguously, one loop.
     Contiguous,
+    /// The list walk as Linux <= 5.12 ran it, MMU off only: each
+    /// destination page invalidated before the copy, not cleaned after.
+    Legacy,
 }
 
 impl Strategy {
@@ -47,6 +50,7 @@ impl Strategy {
         match self {
             Strategy::IndList => "ind-list",
             Strategy::Contiguous => "contiguous",
+            Strategy::Legacy => "legacy",
         }
     }
 }
@@ -234,8 +238,9 @@ pub fn parse(cmdline: &str) -> Result<Parsed<'_>, ArgError<'_>> {
                 args.strategy = match value {
                     "ind-list" => Some(Strategy::IndList),
                     "contiguous" => Some(Strategy::Contiguous),
+                    "legacy" => Some(Strategy::Legacy),
                     "all" => None,
-                    _ => return Err(bad("ind-list, contiguous or all")),
+                    _ => return Err(bad("ind-list, contiguous, legacy or all")),
                 }
             }
             "copy" => {

@@ -28,7 +28,7 @@ fn bench_on_raspi4b() {
     let run = Qemu::raspi4b().append("size=2M trials=1").run();
     run.expect_status(0);
     let res = run.all("result");
-    assert_eq!(res.len(), 8);
+    assert_eq!(res.len(), 10);
     assert!(res.iter().all(|r| r["verified"] == true));
 }
 

@@ -16,11 +16,9 @@ fn bench_runs_every_configuration_verified() {
     let run = Qemu::virt().append("size=4M segments=3 trials=2").run();
     run.expect_status(0);
     let res = results(&run);
-    assert_eq!(
-        res.len(),
-        2 * 2 * 2 * 2,
-        "strategies x kernels x mmu x trials"
-    );
+    // (ind-list, contiguous) x kernels x MMU on/off, plus legacy x kernels
+    // (MMU off only), each twice.
+    assert_eq!(res.len(), (2 * 2 * 2 + 2) * 2, "configurations x trials");
     for r in &res {
         assert_eq!(r["verified"], true, "{r}");
         assert_eq!(r["bytes"], 4 << 20);
@@ -31,13 +29,14 @@ fn bench_runs_every_configuration_verified() {
         // Without -icount the PMU cannot count instructions: null, not 0.
         assert!(r["insns"].is_null(), "{r}");
         match (r["mmu"].as_bool().unwrap(), r["strategy"].as_str().unwrap()) {
+            (true, "legacy") => panic!("legacy runs with the MMU off only: {r}"),
             (false, _) => assert!(r["granule"].is_null() && r["table_bytes"].is_null()),
             (true, "contiguous") => assert_eq!(r["src_layout"], "va-contiguous"),
             (true, _) => assert_eq!(r["granule"], "4k"),
         }
     }
     let summaries = run.all("summary");
-    assert_eq!(summaries.len(), 8);
+    assert_eq!(summaries.len(), 10);
     assert!(
         summaries
             .iter()
@@ -112,8 +111,11 @@ fn payload_too_large_is_an_error() {
 #[test]
 fn fault_inside_copy_loops_is_reported_with_progress() {
     for (machine, el) in [("virt", "EL1"), ("virt,virtualization=on", "EL2")] {
-        for strategy in ["ind-list", "contiguous"] {
+        for strategy in ["ind-list", "contiguous", "legacy"] {
             for mmu in ["on", "off"] {
+                if strategy == "legacy" && mmu == "on" {
+                    continue;
+                }
                 let run = Qemu::virt()
                     .args(["-M", machine])
                     .append(&format!(

@@ -28,6 +28,8 @@ global_asm!(
 unsafe extern "C" {
     fn reloc_ind_list_copy_page(head: u64, unused: u64, line: u64) -> u64;
     fn reloc_ind_list_ldpq(head: u64, unused: u64, line: u64) -> u64;
+    fn reloc_legacy_copy_page(head: u64, unused: u64, line: u64) -> u64;
+    fn reloc_legacy_ldpq(head: u64, unused: u64, line: u64) -> u64;
     fn reloc_contig_copy_page(runs: *const CopyRun, n: usize, line: u64) -> u64;
     fn reloc_contig_ldpq(runs: *const CopyRun, n: usize, line: u64) -> u64;
 }
@@ -70,6 +72,7 @@ pub fn handoff_code(strategy: Strategy, kernel: CopyKernel) -> &'static [u8] {
             &raw const handoff_contig_copy_page,
             &raw const handoff_contig_copy_page_end,
         ),
+        (Strategy::Legacy, _) => unreachable!("no hand-off for the MMU-off-only legacy loop"),
         (Strategy::Contiguous, CopyKernel::LdpQ) => (
             &raw const handoff_contig_ldpq,
             &raw const handoff_contig_ldpq_end,
@@ -110,27 +113,34 @@ pub enum Input<'a> {
     Runs(&'a [CopyRun]),
 }
 
-/// Runs one loop; returns the pages it copied.
+/// Runs one loop; returns the pages it copied. The list strategies take
+/// `Input::List`, the contiguous one `Input::Runs`.
 ///
 /// # Safety
 /// Every source must be readable and every destination writable at the
 /// addresses given, under the current translation (or none), and nothing
 /// the stage still needs may lie in a destination.
-pub unsafe fn run(kernel: CopyKernel, input: Input<'_>, line: u64) -> u64 {
-    let strategy = match input {
-        Input::List(_) => Strategy::IndList,
-        Input::Runs(_) => Strategy::Contiguous,
-    };
+pub unsafe fn run(strategy: Strategy, kernel: CopyKernel, input: Input<'_>, line: u64) -> u64 {
     RUNNING.set(Some((strategy, kernel)));
+    use CopyKernel::{CopyPage, LdpQ};
     // SAFETY: the caller guarantees the list/runs describe valid memory.
     let pages = unsafe {
-        match (input, kernel) {
-            (Input::List(head), CopyKernel::CopyPage) => reloc_ind_list_copy_page(head, 0, line),
-            (Input::List(head), CopyKernel::LdpQ) => reloc_ind_list_ldpq(head, 0, line),
-            (Input::Runs(r), CopyKernel::CopyPage) => {
+        match (strategy, input, kernel) {
+            (Strategy::IndList, Input::List(head), CopyPage) => {
+                reloc_ind_list_copy_page(head, 0, line)
+            }
+            (Strategy::IndList, Input::List(head), LdpQ) => reloc_ind_list_ldpq(head, 0, line),
+            (Strategy::Legacy, Input::List(head), CopyPage) => {
+                reloc_legacy_copy_page(head, 0, line)
+            }
+            (Strategy::Legacy, Input::List(head), LdpQ) => reloc_legacy_ldpq(head, 0, line),
+            (Strategy::Contiguous, Input::Runs(r), CopyPage) => {
                 reloc_contig_copy_page(r.as_ptr(), r.len(), line)
             }
-            (Input::Runs(r), CopyKernel::LdpQ) => reloc_contig_ldpq(r.as_ptr(), r.len(), line),
+            (Strategy::Contiguous, Input::Runs(r), LdpQ) => {
+                reloc_contig_ldpq(r.as_ptr(), r.len(), line)
+            }
+            _ => unreachable!("strategy and input disagree"),
         }
     };
     RUNNING.set(None);

@@ -56,7 +56,8 @@ fn configs(w: &World<'_>) -> Vec<Config> {
     let strategies: &[Strategy] = match w.args.strategy {
         Some(Strategy::IndList) => &[Strategy::IndList],
         Some(Strategy::Contiguous) => &[Strategy::Contiguous],
-        None => &[Strategy::IndList, Strategy::Contiguous],
+        Some(Strategy::Legacy) => &[Strategy::Legacy],
+        None => &[Strategy::IndList, Strategy::Contiguous, Strategy::Legacy],
     };
     let kernels: &[CopyKernel] = match w.args.copy {
         Some(CopyKernel::CopyPage) => &[CopyKernel::CopyPage],
@@ -76,6 +77,9 @@ fn configs(w: &World<'_>) -> Vec<Config> {
     let mut out = Vec::new();
     for &mmu in mmu {
         for &strategy in strategies {
+            if strategy == Strategy::Legacy && mmu {
+                continue; // Linux only ever ran it with the MMU off
+            }
             for &kernel in kernels {
                 let swept = strategy == Strategy::IndList && mmu;
                 for &sweep in if swept { &sweeps[..] } else { &[None][..] } {
@@ -222,14 +226,17 @@ fn summary(configs: &[Config], samples: &[Vec<relocation::Outcome>], bytes: u64)
             })
         })
         .collect();
-    // The pre-2021 Linux baseline: the list walk with copy_page, MMU off.
-    let baseline = rows
+    // The baseline: Linux <= 5.12's loop (legacy, copy_page, MMU off), or
+    // the list walk with the MMU off when legacy did not run.
+    let baseline = [Strategy::Legacy, Strategy::IndList]
         .iter()
-        .find(|r| {
-            let c = r.config;
-            (c.strategy, c.kernel, c.mmu) == (Strategy::IndList, CopyKernel::CopyPage, false)
+        .find_map(|s| {
+            rows.iter().find(|r| {
+                let c = r.config;
+                (c.strategy, c.kernel, c.mmu) == (*s, CopyKernel::CopyPage, false)
+            })
         })
-        .map(|r| r.ns.median);
+        .map(|r| (r.config.strategy, r.ns.median));
     let fmt_opt =
         |v: Option<u64>| v.map_or(alloc::string::String::from("-"), |v| alloc::format!("{v}"));
 
@@ -256,7 +263,7 @@ fn summary(configs: &[Config], samples: &[Vec<relocation::Outcome>], bytes: u64)
         let Config {
             strategy, kernel, ..
         } = r.config;
-        let speedup = baseline.map_or(alloc::string::String::from("-"), |b| {
+        let speedup = baseline.map_or(alloc::string::String::from("-"), |(_, b)| {
             alloc::format!("{:.2}x", b as f64 / r.ns.median.max(1) as f64)
         });
         println!(
@@ -274,9 +281,12 @@ fn summary(configs: &[Config], samples: &[Vec<relocation::Outcome>], bytes: u64)
             if r.verified { "yes" } else { "NO" }
         );
     }
-    println!(
-        "(vs base: median time of ind-list/copy_page/MMU off over this row's; QEMU models no caches, so MMU on/off differences seen on silicon do not show here)"
-    );
+    if let Some((s, _)) = baseline {
+        println!(
+            "(vs base: median time of {}/copy_page/MMU off over this row's; QEMU models no caches, so MMU on/off differences seen on silicon do not show here)",
+            s.name()
+        );
+    }
     for r in &rows {
         let Config {
             strategy,

@@ -126,6 +126,11 @@ fn hand_on_dtb(blob: &[u8], at: u64, foreign: &str) {
 /// Relocates the payload and jumps to it. Never returns.
 pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
     let strategy = w.args.strategy.unwrap_or(Strategy::IndList);
+    if strategy == Strategy::Legacy {
+        bad(format_args!(
+            "strategy=legacy is a benchmark baseline (MMU off); boot with ind-list or contiguous"
+        ));
+    }
     let kernel = w.args.copy.unwrap_or(CopyKernel::CopyPage);
     if blob.len() as u64 > SZ_2M {
         bad(format_args!(
@@ -204,7 +209,7 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
         .end();
 
     let input = match strategy {
-        Strategy::IndList => copy::Input::List(wl.head),
+        Strategy::IndList | Strategy::Legacy => copy::Input::List(wl.head),
         Strategy::Contiguous => {
             let map = &wl.contig.as_ref().expect("checked above").0;
             relocation::switch(w, &wl, Some(map));

@@ -379,6 +379,11 @@ pub fn run(w: &World<'_>, wl: &Workload, c: Config) -> Outcome {
             ),
         },
         (Strategy::Contiguous, false) => (copy::Input::Runs(&wl.page_runs), None, "page-runs"),
+        (Strategy::Legacy, false) => (copy::Input::List(wl.head), None, "page-list"),
+        (Strategy::Legacy, true) => fail(
+            EXIT_INPUT,
+            format_args!("strategy=legacy is Linux's MMU-off loop: use it with mmu=off"),
+        ),
     };
     // Every configuration starts alike: caches cleaned and invalidated,
     // TLB empty (switching goes through MMU-off even to the same map), so
@@ -391,7 +396,7 @@ pub fn run(w: &World<'_>, wl: &Workload, c: Config) -> Outcome {
     // SAFETY: the plan put every source and list page outside every
     // destination, and destinations outside the stage, DTB and tables;
     // the live translation (or none) reaches all of them.
-    let (pages, sample) = bench::measure(|| unsafe { copy::run(kernel, input, wl.line) });
+    let (pages, sample) = bench::measure(|| unsafe { copy::run(strategy, kernel, input, wl.line) });
     if switched || !mmu_on {
         switch(w, wl, Some(&wl.linear));
     }
