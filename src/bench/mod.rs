@@ -283,10 +283,24 @@ fn summary(configs: &[Config], samples: &[Vec<relocation::Outcome>], bytes: u64)
     }
     if let Some((s, _)) = baseline {
         println!(
-            "(vs base: median time of {}/copy_page/MMU off over this row's; QEMU models no caches, so MMU on/off differences seen on silicon do not show here)",
+            "vs base: median time of {}/copy_page/MMU off over this row's.",
             s.name()
         );
     }
+    if rows.iter().all(|r| r.insns_per_page.is_none()) {
+        // No instruction counts means no -icount: times are host time.
+        let spread = rows
+            .iter()
+            .map(|r| r.ns.max as f64 / r.ns.min.max(1) as f64)
+            .fold(1.0, f64::max);
+        println!(
+            "Times without -icount follow the host (under QEMU TCG: noisy; max/min of one configuration here up to {spread:.2}x). \
+             For exact, repeatable counts run with -icount shift=0,align=off,sleep=off."
+        );
+    }
+    println!(
+        "QEMU models no caches or TLBs: MMU on/off differences seen on silicon do not show here."
+    );
     for r in &rows {
         let Config {
             strategy,
