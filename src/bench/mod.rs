@@ -203,7 +203,6 @@ struct Row {
     ns: stats::Summary,
     cycles_per_page: Option<u64>,
     insns_per_page: Option<u64>,
-    verified: bool,
 }
 
 fn summary(configs: &[Config], samples: &[Vec<relocation::Outcome>], bytes: u64) {
@@ -222,7 +221,6 @@ fn summary(configs: &[Config], samples: &[Vec<relocation::Outcome>], bytes: u64)
                 ns: stats::summarize(&ns)?,
                 cycles_per_page: per_page(&cycles),
                 insns_per_page: per_page(&insns),
-                verified: outs.iter().all(|o| o.verified),
             })
         })
         .collect();
@@ -278,7 +276,8 @@ fn summary(configs: &[Config], samples: &[Vec<relocation::Outcome>], bytes: u64)
             speedup,
             fmt_opt(r.cycles_per_page),
             fmt_opt(r.insns_per_page),
-            if r.verified { "yes" } else { "NO" }
+            // A run that did not verify ended the benchmark with an error.
+            "yes"
         );
     }
     if let Some((s, _)) = baseline {
@@ -324,7 +323,7 @@ fn summary(configs: &[Config], samples: &[Vec<relocation::Outcome>], bytes: u64)
             .f64("mib_per_s", stats::mib_per_s(bytes, r.ns.median))
             .opt_u64("cycles_per_page", r.cycles_per_page)
             .opt_u64("insns_per_page", r.insns_per_page)
-            .bool("verified", r.verified)
+            .bool("verified", true)
             .end();
     }
 }
