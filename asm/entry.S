@@ -2,11 +2,16 @@
 //
 // Loaded anywhere (4 KiB aligned) with the MMU and caches off, x0 = DTB
 // physical address (Linux arm64 boot protocol). Before Rust runs this code:
-//   1. parks every CPU but the boot CPU (MPIDR Aff0-3 all zero) in wfe;
-//   2. enables FP/SIMD at the current EL (rustc emits NEON), masks
-//      interrupts, puts SCTLR in a known MMU-off state;
-//   3. applies R_AARCH64_RELATIVE relocations against the load address;
-//   4. clears .bss, sets the stack, installs the vector table.
+//   1. selects SP_ELx (a loader may enter in EL2t/EL1t) and masks DAIF;
+//   2. elects the boot CPU: the first CPU to enter runs, whatever its
+//      MPIDR; any other that enters the Image parks (see `claim_boot_cpu`);
+//   3. at EL2, decides the EL2 regime from ID_AA64MMFR4_EL1.E2H0 and
+//      writes HCR_EL2 whole (as Linux's init_el2 does): E2H = 0 where the
+//      CPU allows it; where E2H is RES1 it is set, and Rust refuses;
+//   4. enables FP/SIMD at the current EL (rustc emits NEON), puts SCTLR in
+//      a known MMU-off state;
+//   5. applies R_AARCH64_RELATIVE relocations against the load address;
+//   6. clears .bss, sets the stack, installs the vector table.
 //
 // Register roles until Rust:
 //   x19  DTB pointer from the loader (x0 at entry)
@@ -34,20 +39,38 @@ primary_entry:
     cmp     x21, #3
     b.eq    el3_unsupported
 
+    // Exceptions always use SP_ELx; run on it too, so the stack set below
+    // is the one the vectors see even if the loader left SPSel = 0.
+    msr     spsel, #1
+    msr     daifset, #0xf          // no interrupts or aborts yet
     mov     x19, x0
     adr     x20, _head
 
-    mrs     x1, mpidr_el1
-    tst     x1, #0xffffff           // Aff2:Aff1:Aff0
-    b.ne    park                    // secondaries stay parked
-    tst     x1, #0xff00000000       // Aff3
-    b.ne    park
+    bl      claim_boot_cpu         // returns only on the boot CPU
 
     cmp     x21, #2
-    b.eq    fp_el2
+    b.ne    fp_el1
+    // EL2 regime. ID_AA64MMFR4_EL1 (S3_0_C0_C7_4, RAZ before Armv8.7)
+    // E2H0 is signed: negative means HCR_EL2.E2H is RES1 (no nVHE).
+    mov     x1, #{HCR_EL2_NVHE}
+    mrs     x2, S3_0_C0_C7_4
+    sbfx    x2, x2, #{MMFR4_E2H0_SHIFT}, #4
+    tbz     x2, #63, 1f
+    orr     x1, x1, #{HCR_EL2_E2H}
+1:  msr     hcr_el2, x1
+    isb
+    tbnz    x2, #63, fp_vhe
+    b       fp_el2
 fp_el1:
     mrs     x1, cpacr_el1
     orr     x1, x1, #{CPACR_FPEN}  // FPEN = 0b11: no FP/SIMD traps at EL1/EL0
+    msr     cpacr_el1, x1
+    b       fp_done
+fp_vhe:
+    // E2H = 1: CPTR_EL2 has the CPACR layout (cpacr_el1 names it here).
+    // Only long enough for Rust to refuse this regime with a message.
+    mrs     x1, cpacr_el1
+    orr     x1, x1, #{CPACR_FPEN}
     msr     cpacr_el1, x1
     b       fp_done
 fp_el2:
@@ -57,7 +80,6 @@ fp_el2:
     orr     x1, x1, #{CPACR_FPEN}
     msr     cpacr_el1, x1
 fp_done:
-    msr     daifset, #0xf          // no interrupts or aborts: the stage polls
     // SCTLR to a known state: MMU, caches, alignment checks, WXN and
     // big-endian off, RES1 bits set, whatever the loader left behind.
     cmp     x21, #2
@@ -123,6 +145,52 @@ fp_done:
 park:
     wfe
     b       park
+
+// The boot CPU is the first to enter, not MPIDR 0: boards boot on other
+// cores, and a loader may release several CPUs into the Image at once.
+// With the MMU off there are no exclusives to rely on (they need a global
+// monitor for Device memory), so the election uses plain stores: a CPU
+// that finds `boot_cpu` free writes its MPIDR, waits long enough for any
+// CPU that read "free" at the same moment to have written too, and runs
+// only if its own MPIDR is what remains. The losers record that a CPU is
+// parked inside the stage (mode=boot then refuses to overwrite it) and
+// park. Clobbers x1-x4; returns only on the boot CPU.
+claim_boot_cpu:
+    mrs     x1, mpidr_el1
+    movz    x2, #({MPIDR_AFF_MASK} & 0xffff)        // Aff3:Aff2:Aff1:Aff0
+    movk    x2, #(({MPIDR_AFF_MASK} >> 16) & 0xffff), lsl #16
+    movk    x2, #(({MPIDR_AFF_MASK} >> 32) & 0xffff), lsl #32
+    and     x1, x1, x2
+    adr     x2, boot_cpu
+    ldr     x3, [x2]
+    cmn     x3, #1                 // still BOOT_CPU_FREE (all ones)?
+    b.ne    1f
+    str     x1, [x2]
+    dsb     sy
+    movz    x4, #({CLAIM_SETTLE_LOOPS} & 0xffff)
+    movk    x4, #(({CLAIM_SETTLE_LOOPS} >> 16) & 0xffff), lsl #16
+2:  subs    x4, x4, #1
+    b.ne    2b
+    ldr     x3, [x2]
+    cmp     x3, x1
+    b.ne    1f
+    ret
+1:  adr     x2, parked_cpu         // lost: say so, then park for good
+    str     x1, [x2]
+    dsb     sy
+    b       park
+
+    .section .data.boot_cpu, "aw"
+    .balign 8
+    .global boot_cpu, parked_cpu
+// MPIDR affinity of the boot CPU; all ones until one claims it.
+boot_cpu:
+    .quad   -1
+// MPIDR affinity of a CPU that entered too and parked (all ones: none).
+parked_cpu:
+    .quad   -1
+
+    .text
 
 // EL3 is not supported (the stage would have to own the secure world).
 // Say so through semihosting, using only reads: if no semihosting host

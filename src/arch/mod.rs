@@ -37,8 +37,29 @@ const SCTLR_EL2_MMU_OFF: u64 = (1 << 29)
     | (1 << 5)
     | (1 << 4);
 
+/// HCR_EL2 as the stage runs at EL2 without VHE: RW (bit 31, EL1 is
+/// AArch64) and nothing else; E2H, TGE and every trap clear.
+const HCR_EL2_NVHE: u64 = 1 << 31;
+/// HCR_EL2.E2H (bit 34): set only where ID_AA64MMFR4_EL1.E2H0 says it is
+/// RES1, so that the stage can say why it stops.
+const HCR_EL2_E2H: u64 = 1 << 34;
+/// ID_AA64MMFR4_EL1.E2H0 (bits 27:24, signed): negative when the CPU has
+/// no E2H = 0 regime (Arm ARM D23.2, FEAT_E2H0).
+const MMFR4_E2H0_SHIFT: u64 = 24;
+/// MPIDR_EL1 Aff3 (39:32) and Aff2:Aff1:Aff0 (23:0).
+const MPIDR_AFF_MASK: u64 = 0xff_00ff_ffff;
+/// Busy-wait turns (2 instructions each) between claiming the boot CPU
+/// and checking the claim held: about 1 ms on a 2 GHz core, far longer
+/// than two CPUs released together need to reach the claim.
+const CLAIM_SETTLE_LOOPS: u64 = 1 << 20;
+
 global_asm!(
     include_str!("../../asm/entry.S"),
+    HCR_EL2_NVHE = const HCR_EL2_NVHE,
+    HCR_EL2_E2H = const HCR_EL2_E2H,
+    MMFR4_E2H0_SHIFT = const MMFR4_E2H0_SHIFT,
+    MPIDR_AFF_MASK = const MPIDR_AFF_MASK,
+    CLAIM_SETTLE_LOOPS = const CLAIM_SETTLE_LOOPS,
     HEADER_FLAGS = const HEADER_FLAGS,
     CPACR_FPEN = const CPACR_FPEN,
     CPTR_EL2_RES1 = const CPTR_EL2_RES1,
@@ -56,10 +77,42 @@ pub fn current_el() -> u8 {
     CurrentEL.read(CurrentEL::EL) as u8
 }
 
-/// At EL2, whether HCR_EL2.E2H is set (VHE): the stage programs the EL2
-/// regime as E2H = 0 and refuses otherwise.
+/// At EL2, whether HCR_EL2.E2H is set (VHE). `asm/entry.S` clears it
+/// wherever the CPU allows, so this is true only on a CPU without FEAT_E2H0
+/// (E2H RES1), which the stage refuses.
 pub fn el2_host_mode() -> bool {
     current_el() == 2 && HCR_EL2.is_set(HCR_EL2::E2H)
+}
+
+/// Lets asynchronous aborts (SError) be taken, so that one raised by a
+/// stray write is reported by the vectors instead of staying pending.
+pub fn unmask_serror() {
+    // SAFETY: only clears PSTATE.A; the vectors handle SError.
+    unsafe { core::arch::asm!("msr daifclr, #4", options(nomem, nostack)) };
+}
+
+/// Masks every exception class again (D, A, I, F), as the arm64 boot
+/// protocol wants them when the next stage is entered.
+pub fn mask_all() {
+    // SAFETY: only sets PSTATE.DAIF.
+    unsafe { core::arch::asm!("msr daifset, #0xf", options(nomem, nostack)) };
+}
+
+/// The MPIDR affinity of a CPU that entered the Image besides the boot
+/// CPU and is parked inside the stage (`asm/entry.S`), if any.
+pub fn parked_cpu() -> Option<u64> {
+    unsafe extern "C" {
+        static parked_cpu: u64;
+    }
+    // SAFETY: an aligned word in .data that only parking CPUs write; read
+    // volatile because they write it behind the compiler's back.
+    let v = unsafe { core::ptr::read_volatile(&raw const parked_cpu) };
+    (v != u64::MAX).then_some(v)
+}
+
+/// The MPIDR affinity of the CPU running the stage.
+pub fn boot_mpidr() -> u64 {
+    MPIDR_EL1.get() & MPIDR_AFF_MASK
 }
 
 /// Points the current EL's vector table at `addr` (2 KiB aligned).

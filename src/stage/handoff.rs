@@ -125,6 +125,14 @@ fn hand_on_dtb(blob: &[u8], at: u64, foreign: &str) {
 
 /// Relocates the payload and jumps to it. Never returns.
 pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
+    if let Some(mpidr) = arch::parked_cpu() {
+        // It waits in the stage's own code, which the next kernel may
+        // overwrite or reuse: it would run whatever lands there.
+        bad(format_args!(
+            "mode=boot: CPU {mpidr:#x} entered the Image besides the boot CPU {:#x} and is parked inside the stage; release one CPU into the Image, as arm64 booting.rst requires",
+            arch::boot_mpidr()
+        ));
+    }
     let strategy = w.args.strategy.unwrap_or(Strategy::IndList);
     if strategy == Strategy::Legacy {
         bad(format_args!(
@@ -223,6 +231,7 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
     // From here the stage's own memory may be overwritten: exceptions go
     // to the park vectors in the control area (semihosting exit 3, else a
     // wait loop), not into the stage.
+    arch::mask_all();
     arch::set_vbar(vectors_at);
     // SAFETY: the routine, its runs, the list, the sources, the tables and
     // the DTB copy all lie outside the destination (the plan and the

@@ -163,9 +163,12 @@ pub fn run(dtb_phys: u64, load: u64) -> ! {
     if arch::el2_host_mode() {
         fail(
             EXIT_INPUT,
-            format_args!("entered at EL2 with HCR_EL2.E2H=1 (VHE): unsupported, enter with E2H=0"),
+            format_args!(
+                "EL2 on a CPU without FEAT_E2H0 (HCR_EL2.E2H is RES1, VHE only): unsupported, boot the Image at EL1"
+            ),
         );
     }
+    arch::unmask_serror();
     let (heap_start, heap_end) = arch::heap_bounds();
     heap::init(heap_start, heap_end);
     // Until here the console is semihosting, if present.
@@ -263,6 +266,7 @@ fn report_platform(w: &World<'_>, have_semihosting: bool) {
         Some(u) => println!("  console    {} at {:#x}", u.kind.name(), u.regs.start),
         None => println!("  console    {}", console::describe()),
     }
+    println!("  boot cpu   MPIDR affinity {:#x}", arch::boot_mpidr());
     println!("  psci       {}", p.psci.map_or("none", |m| m.name()));
     println!(
         "  semihost   {}",
@@ -283,6 +287,7 @@ fn report_platform(w: &World<'_>, have_semihosting: bool) {
         .regions("initrd", p.initrd.as_slice())
         .str("bootargs", p.bootargs)
         .u64("cpus", p.cpus as u64)
+        .hex("boot_cpu", arch::boot_mpidr())
         .hex("midr", w.cpu.midr)
         .str("core", w.cpu.core_name())
         .u64("pa_bits", w.cpu.pa_bits as u64)

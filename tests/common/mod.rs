@@ -164,6 +164,15 @@ impl Qemu {
         self
     }
 
+    /// Drop the `-dtb` of [`Qemu::raspi4b`]: without `-kernel` QEMU would
+    /// load it at address 0 (the test loads its own tree as data).
+    pub fn no_dtb(mut self) -> Self {
+        if let Some(i) = self.args.iter().position(|a| a == "-dtb") {
+            self.args.drain(i..i + 2);
+        }
+        self
+    }
+
     /// Stop (kill QEMU) as soon as the output holds every one of `patterns`
     /// (for a next stage that never exits by itself).
     pub fn until(mut self, patterns: &[&str]) -> Self {
