@@ -287,6 +287,13 @@ pub fn console<'a>(fdt: &Fdt<'a>) -> Result<'a, Option<Uart>> {
         .and_then(|p| fdt.find_path(p))
         .ok_or(PlatformError::StdoutMissing { path: full })?;
     let node = node_path.node();
+    // A UART the firmware left `disabled` may be unclocked or its pins
+    // muxed elsewhere: writing to it could wait forever. No console then.
+    if let Some(status) = fdt.prop(node, "status").and_then(|p| p.as_str())
+        && !matches!(status, "okay" | "ok")
+    {
+        return Ok(None);
+    }
     let compat = fdt.prop(node, "compatible");
     let kind = compat.and_then(|c| {
         c.str_list().find_map(|s| match s {
@@ -483,6 +490,27 @@ mod tests {
             root = root.kid(m);
         }
         root
+    }
+
+    #[test]
+    fn a_disabled_stdout_uart_is_no_console() {
+        for (status, expected) in [
+            ("okay", true),
+            ("ok", true),
+            ("disabled", false),
+            ("fail", false),
+        ] {
+            let mut root = virt(Some(mem(&[(0x4000_0000, 1 << 30)])));
+            let uart = root
+                .kids
+                .iter_mut()
+                .find(|k| k.name == "pl011@9000000")
+                .unwrap();
+            *uart = uart.clone().str("status", status);
+            let b = dtb(&root, &[]);
+            let f = Fdt::new(&b).unwrap();
+            assert_eq!(console(&f).unwrap().is_some(), expected, "status {status}");
+        }
     }
 
     fn mem(regs: &[(u64, u64)]) -> N {
