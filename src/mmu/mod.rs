@@ -59,12 +59,39 @@ pub enum MemKind {
 }
 
 impl MemKind {
-    /// The MAIR attribute byte its leaves select, as `AT` reports it in
-    /// PAR_ELx.ATTR.
+    /// The MAIR attribute byte its leaves select.
     pub const fn mair_attr(self) -> u8 {
         match self {
             MemKind::Normal => MAIR_NORMAL_WB,
             MemKind::Device => MAIR_DEVICE_NGNRE,
+        }
+    }
+
+    /// The class of a PAR_ELx.ATTR byte (MAIR encoding). The Arm ARM lets
+    /// `AT` report the resulting attributes rather than the MAIR byte
+    /// itself (other allocation hints, a stricter Device type), so only the
+    /// class is compared: any Device type (Attr[7:4] = 0), or Normal with
+    /// inner and outer write-back (each nibble 0b01RW with RW != 0, or
+    /// 0b11RW). Anything else (non-cacheable, write-through) is neither.
+    pub const fn of_par_attr(attr: u8) -> Option<MemKind> {
+        const fn write_back(nibble: u8) -> bool {
+            match nibble >> 2 {
+                0b11 => true,
+                0b01 => nibble & 0b11 != 0,
+                _ => false,
+            }
+        }
+        if attr >> 4 == 0 {
+            // Device; Attr[1:0] other than 0 is UNPREDICTABLE, not ours.
+            if attr & 0b11 == 0 {
+                Some(MemKind::Device)
+            } else {
+                None
+            }
+        } else if write_back(attr >> 4) && write_back(attr & 0xf) {
+            Some(MemKind::Normal)
+        } else {
+            None
         }
     }
 }

@@ -655,3 +655,25 @@ proptest! {
         check(&case)?;
     }
 }
+
+#[test]
+fn par_attributes_are_compared_by_class() {
+    // What the builder programs, and what an implementation may report
+    // instead (Arm ARM: PAR_EL1.ATTR may give the resulting attributes).
+    assert_eq!(MemKind::of_par_attr(MAIR_NORMAL_WB), Some(MemKind::Normal));
+    assert_eq!(MemKind::of_par_attr(0xee), Some(MemKind::Normal)); // no read-allocate hint
+    assert_eq!(MemKind::of_par_attr(0x77), Some(MemKind::Normal)); // transient
+    assert_eq!(
+        MemKind::of_par_attr(MAIR_DEVICE_NGNRE),
+        Some(MemKind::Device)
+    );
+    assert_eq!(MemKind::of_par_attr(0x00), Some(MemKind::Device)); // nGnRnE
+    assert_eq!(MemKind::of_par_attr(0x0c), Some(MemKind::Device)); // GRE
+    // Not what the map asks for: non-cacheable, write-through, mixed.
+    for attr in [0x44, 0xaa, 0x4f, 0xf4, 0x40, 0x01] {
+        assert_eq!(MemKind::of_par_attr(attr), None, "{attr:#x}");
+    }
+    for kind in [MemKind::Normal, MemKind::Device] {
+        assert_eq!(MemKind::of_par_attr(kind.mair_attr()), Some(kind));
+    }
+}

@@ -115,11 +115,7 @@ pub fn verify(el: u8, map: &BuiltMap, seed: u64) -> Verification {
             (Some(_), Err(_)) => Some("mapped address faulted"),
             (Some(e), Ok((pa, _))) if pa != e.pa => Some("wrong PA"),
             (Some(e), Ok((_, attr))) => {
-                let want = match e.kind {
-                    MemKind::Normal => mmu::MAIR_NORMAL_WB,
-                    MemKind::Device => mmu::MAIR_DEVICE_NGNRE,
-                };
-                (attr != want).then_some("wrong memory attributes")
+                (MemKind::of_par_attr(attr) != Some(e.kind)).then_some("wrong memory attributes")
             }
         };
         if let Some(why) = why {
