@@ -115,7 +115,29 @@ fp_done:
     str     x13, [x22, x11]
     b       1b
 
-2:  adrp    x9, __bss_start
+    // [__bss_start, _end) (bss, heap, stack) is not part of the file the
+    // loader cleaned to the PoC: a previous owner running with caches on
+    // may have left dirty lines there, which could later be evicted over
+    // what is written now with the caches off. Invalidate first, as Linux
+    // does for its early page tables. Everything before it in the line
+    // was cleaned by the loader or written with the caches off.
+2:  mrs     x11, ctr_el0
+    ubfx    x11, x11, #16, #4      // DminLine: log2 of the line in words
+    mov     x12, #4
+    lsl     x12, x12, x11          // smallest D-cache line in bytes
+    sub     x13, x12, #1
+    adrp    x9, __bss_start
+    add     x9, x9, :lo12:__bss_start
+    bic     x9, x9, x13
+    adrp    x10, _end
+    add     x10, x10, :lo12:_end
+5:  dc      ivac, x9
+    add     x9, x9, x12
+    cmp     x9, x10
+    b.lo    5b
+    dsb     sy
+
+    adrp    x9, __bss_start
     add     x9, x9, :lo12:__bss_start
     adrp    x10, __bss_end
     add     x10, x10, :lo12:__bss_end

@@ -25,13 +25,16 @@
     b.eq    6f
     mrs     x5, sctlr_el1
     bic     x5, x5, x6              // MMU, D-cache, I-cache off
-    msr     sctlr_el1, x5
+    isb                             // Falkor E1041, as Linux: isb before
+    msr     sctlr_el1, x5           // the SCTLR write that drops the MMU
     b       7f
 6:  mrs     x5, sctlr_el2
     bic     x5, x5, x6
+    isb
     msr     sctlr_el2, x5
 7:  isb
-    ic      iallu                   // nothing stale when the next stage runs
+    ic      ialluis                 // nothing stale on any CPU of the
+                                    // domain when the next stage runs
     dsb     sy
     isb
     mov     x0, x20

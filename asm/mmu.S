@@ -27,6 +27,7 @@ mmu_off_el\el:
     mrs     x3, sctlr_el\el
     mov     x4, #{SCTLR_MCI}
     bic     x3, x3, x4              // M, C, I off
+    isb                             // Falkor E1041, as Linux does
     msr     sctlr_el\el, x3
     isb
     ic      iallu                   // no stale instructions when I comes back

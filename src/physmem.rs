@@ -12,6 +12,12 @@ pub trait PhysMem {
     fn write_bytes(&mut self, phys: u64, data: &[u8]);
     /// Sets `len` bytes at `phys` to `byte`.
     fn fill(&mut self, phys: u64, len: u64, byte: u8);
+    /// `[phys, phys + len)` (whole cache lines) is about to be written for
+    /// the first time by its new owner, e.g. fresh page tables. A machine
+    /// whose caches may still hold dirty lines of a previous owner drops
+    /// them here, so none can be evicted over what is written with the
+    /// caches off. Nothing to do by default.
+    fn claim_fresh(&mut self, _phys: u64, _len: u64) {}
 }
 
 /// Host-only sparse memory: 4 KiB pages created on first write, reading

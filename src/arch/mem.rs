@@ -4,6 +4,7 @@
 //! allowed, outside every forbidden range.
 
 use mmu_reloc::physmem::PhysMem;
+use mmu_reloc::region::Region;
 
 pub struct IdentityMem;
 
@@ -31,5 +32,14 @@ impl PhysMem for IdentityMem {
     fn fill(&mut self, phys: u64, len: u64, byte: u8) {
         // SAFETY: as above.
         unsafe { core::ptr::write_bytes(phys as *mut u8, byte, len as usize) }
+    }
+
+    /// With the MMU (and so the D-cache) off, a loader or firmware that ran
+    /// with caches on may have left dirty lines here: invalidate them
+    /// before writing, as Linux does for its early page tables.
+    fn claim_fresh(&mut self, phys: u64, len: u64) {
+        if !super::mmu::enabled(super::current_el()) {
+            super::mmu::invalidate(Region::new(phys, phys.saturating_add(len)));
+        }
     }
 }

@@ -52,6 +52,17 @@ pub fn clean_inval(r: Region) {
     barrier::dsb(barrier::SY);
 }
 
+/// Invalidates `r` to the point of coherency, dropping any cached copy,
+/// dirty or not. Only for memory whose contents in the caches do not
+/// matter: with the caches off, or whole lines about to be overwritten.
+pub fn invalidate(r: Region) {
+    // SAFETY: callers pass ranges whose cached contents may be discarded.
+    for_each_line(r, dcache_line(), |a| unsafe {
+        asm!("dc ivac, {}", in(reg) a, options(nostack))
+    });
+    barrier::dsb(barrier::SY);
+}
+
 /// Makes instructions just written at `r` (through the D-cache) visible
 /// to instruction fetch: clean to the PoU, invalidate the I-cache lines.
 pub fn sync_icache(r: Region) {
@@ -131,15 +142,9 @@ fn tcr_el2(map: &BuiltMap) -> u64 {
 /// stage touches from now on (its image, stack, heap, the DTB, the
 /// console), identity for the stage itself so execution continues.
 pub unsafe fn enable(el: u8, map: &BuiltMap, written: &[Region]) {
-    let line = dcache_line();
-    for r in written {
-        // SAFETY: with the caches off nothing is dirty, so invalidating
-        // drops only stale copies.
-        for_each_line(*r, line, |a| unsafe {
-            asm!("dc ivac, {}", in(reg) a, options(nostack))
-        });
-    }
-    barrier::dsb(barrier::SY);
+    // With the caches off nothing is dirty, so invalidating drops only
+    // stale copies.
+    written.iter().for_each(|r| invalidate(*r));
     match el {
         1 => {
             MAIR_EL1.set(MAIR_VALUE);

@@ -115,6 +115,7 @@ impl Plan {
         let mut avoid: Vec<Region> = forbidden.to_vec();
         avoid.push(unreachable);
         let tables = place_tables(bytes, table_bytes, free, &avoid)?;
+        mem.claim_fresh(tables.start, bytes);
         mem.fill(tables.start, bytes, 0);
         let used = self.write_tables(mem, tables.start, count)?;
         debug_assert_eq!(used, count, "tables written differ from tables counted");
