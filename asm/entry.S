@@ -164,9 +164,16 @@ fp_done:
     mov     x0, x19                // dtb
     mov     x1, x20                // load address
     bl      rust_entry             // does not return
+
+// Where every CPU that must not run the stage waits: until the boot CPU
+// writes an address into park_mailbox (mode=boot, asm/pen.S) it never
+// leaves. Also the end of the road for a broken build or EL3.
 park:
-    wfe
-    b       park
+    adr     x2, park_mailbox
+1:  wfe
+    ldr     x3, [x2]
+    cbz     x3, 1b
+    br      x3
 
 // The boot CPU is the first to enter, not MPIDR 0: boards boot on other
 // cores, and a loader may release several CPUs into the Image at once.
@@ -204,13 +211,16 @@ claim_boot_cpu:
 
     .section .data.boot_cpu, "aw"
     .balign 8
-    .global boot_cpu, parked_cpu
+    .global boot_cpu, parked_cpu, park_mailbox
 // MPIDR affinity of the boot CPU; all ones until one claims it.
 boot_cpu:
     .quad   -1
 // MPIDR affinity of a CPU that entered too and parked (all ones: none).
 parked_cpu:
     .quad   -1
+// Where parked CPUs go when it is no longer 0 (see `park`).
+park_mailbox:
+    .quad   0
 
     .text
 

@@ -17,6 +17,13 @@ const FDT_NOP: u32 = 4;
 const FDT_END: u32 = 9;
 /// Header size of version 17.
 pub const HEADER_LEN: usize = 40;
+/// Header words (index of the big-endian u32) that `add_reservation` edits.
+const HDR_TOTALSIZE: usize = 1;
+const HDR_OFF_DT_STRUCT: usize = 2;
+const HDR_OFF_DT_STRINGS: usize = 3;
+const HDR_OFF_MEM_RSVMAP: usize = 4;
+/// One `/memreserve/` entry: address and size, 64-bit each.
+pub const RSV_ENTRY: usize = 16;
 /// Deeper trees than this are rejected rather than walked.
 const MAX_DEPTH: usize = 32;
 
@@ -462,6 +469,39 @@ pub fn shrink_string_property(
     Ok(())
 }
 
+/// Appends a `/memreserve/` entry `[base, base + size)` to the blob at the
+/// start of `buf`, in place: the reservation block grows by one 16-byte
+/// entry and what follows it moves up, so `buf` needs 16 bytes of room
+/// past `totalsize`. Used to keep the next kernel off memory the stage
+/// still needs after hand-off (the holding pen).
+pub fn add_reservation(buf: &mut [u8], base: u64, size: u64) -> Result<(), FdtError> {
+    let total = Fdt::new(buf)?.total_size();
+    let grown = total + RSV_ENTRY;
+    if buf.len() < grown {
+        return Err(FdtError::Truncated {
+            have: buf.len(),
+            need: grown,
+        });
+    }
+    let field = |b: &[u8], i: usize| be32(b, i * 4).unwrap_or(0) as usize;
+    // The terminator: Fdt::new checked the block ends with one.
+    let mut at = field(buf, HDR_OFF_MEM_RSVMAP);
+    while be64(buf, at) != Some(0) || be64(buf, at + 8) != Some(0) {
+        at += RSV_ENTRY;
+    }
+    buf.copy_within(at..total, at + RSV_ENTRY);
+    buf[at..at + 8].copy_from_slice(&base.to_be_bytes());
+    buf[at + 8..at + 16].copy_from_slice(&size.to_be_bytes());
+    for i in [HDR_OFF_DT_STRUCT, HDR_OFF_DT_STRINGS] {
+        let off = field(buf, i);
+        if off > at {
+            buf[i * 4..i * 4 + 4].copy_from_slice(&((off + RSV_ENTRY) as u32).to_be_bytes());
+        }
+    }
+    buf[HDR_TOTALSIZE * 4..HDR_TOTALSIZE * 4 + 4].copy_from_slice(&(grown as u32).to_be_bytes());
+    Ok(())
+}
+
 /// Builds DTBs for tests (host only).
 #[cfg(test)]
 pub mod build {
@@ -580,6 +620,31 @@ mod tests {
     use super::build::{N, dtb};
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn add_reservation_keeps_the_tree_and_appends_the_entry() {
+        let blob = sample();
+        let mut buf = blob.clone();
+        buf.resize(blob.len() + RSV_ENTRY, 0xaa);
+        add_reservation(&mut buf, 0x4f00_0000, 0x1000).unwrap();
+        let f = Fdt::new(&buf).unwrap();
+        assert_eq!(f.total_size(), blob.len() + RSV_ENTRY);
+        let rsv: std::vec::Vec<_> = f.reservations().map(|r| r.unwrap()).collect();
+        assert_eq!(rsv, [(0x4800_0000, 0x1000), (0x4f00_0000, 0x1000)]);
+        let chosen = f.find("/chosen").unwrap();
+        assert_eq!(
+            f.prop(chosen, "bootargs").unwrap().as_str(),
+            Some("mode=info")
+        );
+        assert!(f.find("/soc/uart@9000000").is_some());
+        // No room: an error, and the blob is untouched.
+        let mut tight = blob.clone();
+        assert!(matches!(
+            add_reservation(&mut tight, 0, 0x1000),
+            Err(FdtError::Truncated { .. })
+        ));
+        assert_eq!(tight, blob);
+    }
 
     fn sample() -> std::vec::Vec<u8> {
         let root = N::new("")

@@ -51,6 +51,14 @@ impl PsciMethod {
     }
 }
 
+/// A CPU whose `enable-method` is `spin-table`: its MPIDR affinity (`reg`)
+/// and the `cpu-release-addr` it waits at for the kernel's entry point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpinCpu {
+    pub mpidr: u64,
+    pub release: u64,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Platform<'a> {
     pub model: &'a str,
@@ -66,6 +74,8 @@ pub struct Platform<'a> {
     pub console: Option<Uart>,
     pub psci: Option<PsciMethod>,
     pub cpus: u32,
+    /// The `spin-table` CPUs under `/cpus`.
+    pub spin_table: Vec<SpinCpu>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,12 +127,20 @@ pub enum PlatformError<'a> {
         node: &'a str,
         prop: &'static str,
     },
+    /// A spin-table CPU without a usable `reg` or `cpu-release-addr`.
+    BadSpinTable {
+        node: &'a str,
+    },
 }
 
 impl fmt::Display for PlatformError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             PlatformError::Fdt(e) => write!(f, "{e}"),
+            PlatformError::BadSpinTable { node } => write!(
+                f,
+                "DTB node '{node}': enable-method spin-table needs a one-entry reg and a 64-bit cpu-release-addr"
+            ),
             PlatformError::NoMemory => {
                 f.write_str("DTB has no /memory node with a reg: RAM unknown")
             }
@@ -439,7 +457,36 @@ pub fn discover<'a>(fdt: &Fdt<'a>) -> Result<'a, Platform<'a>> {
         console: console(fdt)?,
         psci,
         cpus,
+        spin_table: spin_table(fdt)?,
     })
+}
+
+/// The CPUs `/cpus` brings up through a spin table (`enable-method =
+/// "spin-table"`), as the next kernel will look for them.
+fn spin_table<'a>(fdt: &Fdt<'a>) -> Result<'a, Vec<SpinCpu>> {
+    let Some(cpus) = fdt.find("/cpus") else {
+        return Ok(Vec::new());
+    };
+    let (ac, _) = cells(fdt, cpus)?;
+    let mut out = Vec::new();
+    for n in fdt.children(cpus) {
+        if fdt.prop(n, "enable-method").and_then(|p| p.as_str()) != Some("spin-table") {
+            continue;
+        }
+        let bad = PlatformError::BadSpinTable { node: n.name };
+        // A CPU's reg has no size (#size-cells = 0 under /cpus).
+        let mpidr = match regs(fdt, n, (ac, 0))?.as_slice() {
+            [(mpidr, _)] => *mpidr,
+            _ => return Err(bad),
+        };
+        let release = fdt
+            .prop(n, "cpu-release-addr")
+            .filter(|p| p.value.len() == 8)
+            .and_then(|p| p.as_uint())
+            .ok_or(bad)?;
+        out.push(SpinCpu { mpidr, release });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -490,6 +537,59 @@ mod tests {
             root = root.kid(m);
         }
         root
+    }
+
+    #[test]
+    fn spin_table_cpus_are_found_with_their_release_addresses() {
+        let cpu = |n: u32, release: Option<u64>| {
+            let c = N::new(&format!("cpu@{n}"))
+                .str("device_type", "cpu")
+                .u32("reg", n);
+            match release {
+                Some(r) => c
+                    .str("enable-method", "spin-table")
+                    .cells("cpu-release-addr", &[(r >> 32) as u32, r as u32]),
+                None => c.str("enable-method", "psci"),
+            }
+        };
+        let tree = |kids: alloc::vec::Vec<N>| {
+            let mut cpus = N::new("cpus")
+                .u32("#address-cells", 1)
+                .u32("#size-cells", 0);
+            for k in kids {
+                cpus = cpus.kid(k);
+            }
+            let mut root = virt(Some(mem(&[(0x4000_0000, 1 << 30)])));
+            root.kids.retain(|k| k.name != "cpus");
+            dtb(&root.kid(cpus), &[])
+        };
+        let b = tree(alloc::vec![
+            cpu(0, Some(0xd8)),
+            cpu(1, Some(0xe0)),
+            cpu(2, None)
+        ]);
+        let p = discover(&Fdt::new(&b).unwrap()).unwrap();
+        assert_eq!(
+            p.spin_table,
+            [
+                SpinCpu {
+                    mpidr: 0,
+                    release: 0xd8
+                },
+                SpinCpu {
+                    mpidr: 1,
+                    release: 0xe0
+                }
+            ]
+        );
+        // A spin-table CPU without its release address is a broken tree.
+        let broken = N::new("cpu@3")
+            .str("device_type", "cpu")
+            .u32("reg", 3)
+            .str("enable-method", "spin-table");
+        let b = tree(alloc::vec![broken]);
+        let e = discover(&Fdt::new(&b).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("'cpu@3'"), "{e}");
     }
 
     #[test]

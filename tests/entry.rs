@@ -96,24 +96,16 @@ fn e2h_left_set_by_the_loader_is_cleared() {
 }
 
 /// The Pi 4 firmware's armstub, reduced to what the stage can see: every
-/// CPU starts at 0 at EL3; those in `enter_mask` (by Aff0) take SCR_EL3 =
-/// NS|RW|HCE, `eret` to EL2h with DAIF masked at `entry` with x0 = `dtb`;
-/// the others wait in `wfe` here.
+/// CPU starts at 0 at EL3, takes SCR_EL3 = NS|RW|HCE and `eret`s to EL2h
+/// with DAIF masked. Those in `enter_mask` (by Aff0) go to `entry` with
+/// x0 = `dtb`; the others wait in the spin table the Pi 4 DTB describes
+/// (`cpu-release-addr` 0xd8 + 8 x Aff0), as the firmware's own stub does.
 fn armstub(enter_mask: u64, dtb: u64, entry: u64) -> Vec<u8> {
     /// SCR_EL3: NS (0), RES1 (4, 5), HCE (8), RW (10).
     const SCR_EL3: u64 = 1 | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 10);
     /// SPSR_EL3: D, A, I, F masked, EL2h.
     const SPSR_EL2H: u64 = 0x3c9;
     let mut code = Vec::new();
-    let mut w = |c: u32| code.extend(c.to_le_bytes());
-    let mov = |rd: u32, v: u64| -> Vec<u32> {
-        (0..4)
-            .map(|hw| {
-                let op = if hw == 0 { 0xd280_0000 } else { 0xf280_0000 };
-                op | (hw << 21) | ((((v >> (16 * hw)) & 0xffff) as u32) << 5) | rd
-            })
-            .collect()
-    };
     for (rd, v) in [
         (6, enter_mask),
         (7, SCR_EL3),
@@ -124,24 +116,54 @@ fn armstub(enter_mask: u64, dtb: u64, entry: u64) -> Vec<u8> {
         (2, 0),
         (3, 0),
     ] {
-        mov(rd, v).into_iter().for_each(&mut w);
+        code.extend(mov_imm(rd, v));
     }
-    for c in [
+    code.extend([
         0xd538_00a4, // mrs  x4, mpidr_el1
         0x9240_1c84, // and  x4, x4, #0xff
         0x9ac4_24c5, // lsr  x5, x6, x4
-        0x3600_00c5, // tbz  w5, #0, park (+6 instructions)
         0xd51e_115f, // msr  cptr_el3, xzr: FP not trapped to EL3
         0xd51e_1107, // msr  scr_el3, x7
         0xd51e_4008, // msr  spsr_el3, x8
-        0xd51e_4030, // msr  elr_el3, x16
+        0x1000_00a9, // adr  x9, spin (+5 instructions)
+        0xf240_00bf, // tst  x5, #1
+        0x9a89_1209, // csel x9, x16, x9, ne: entering, or the spin table
+        0xd51e_4029, // msr  elr_el3, x9
         0xd69f_03e0, // eret
-        0xd503_205f, // park: wfe
-        0x17ff_ffff, // b    park
-    ] {
-        w(c);
+        0xd37d_f08b, // spin: lsl x11, x4, #3
+        0x9103_616b, // add  x11, x11, #0xd8: this CPU's release address
+        0xd503_205f, // 1: wfe
+        0xf940_016a, // ldr  x10, [x11]
+        0xb4ff_ffca, // cbz  x10, 1b
+        0xd61f_0140, // br   x10
+    ]);
+    let bytes = words(&code);
+    assert!(
+        bytes.len() <= 0xd8,
+        "the stub must end below the spin table"
+    );
+    bytes
+}
+
+/// `movz`/`movk` of the non-zero halfwords of `v` into `rd` (at least one).
+fn mov_imm(rd: u32, v: u64) -> Vec<u32> {
+    let mut out = vec![0xd280_0000 | rd];
+    let mut first = true;
+    for hw in 0..4u32 {
+        let half = ((v >> (16 * hw)) & 0xffff) as u32;
+        if half == 0 {
+            continue;
+        }
+        let op = if first { 0xd280_0000 } else { 0xf280_0000 };
+        let insn = op | (hw << 21) | (half << 5) | rd;
+        if first {
+            out[0] = insn;
+            first = false;
+        } else {
+            out.push(insn);
+        }
     }
-    code
+    out
 }
 
 /// QEMU raspi4b started as the Pi firmware starts a kernel: no `-kernel`
@@ -218,4 +240,77 @@ fn cpus_entering_together_elect_one() {
     let run = raspi4b_as_firmware("entry-all", 0b1111, &firmware_dtb(&PI4_2GB, "mode=info"));
     run.expect_status(0);
     assert_eq!(run.all("platform").len(), 1, "{}", run.output);
+}
+
+/// The Pi 4 firmware's hand-over with an `initramfs` line in config.txt:
+/// the payload in RAM and named by `/chosen/linux,initrd-*`.
+fn firmware_dtb_with_payload(banks: &[(u64, u64)], bootargs: &str, at: u64, len: u64) -> Vec<u8> {
+    let mut dtb = Dtb::parse(&firmware_dtb(banks, bootargs));
+    let chosen = dtb.node_mut("/chosen");
+    chosen.set("linux,initrd-start", at.to_be_bytes().to_vec());
+    chosen.set("linux,initrd-end", (at + len).to_be_bytes().to_vec());
+    dtb.to_bytes()
+}
+
+/// Relocates Debian's kernel over the stage and checks that Linux brings
+/// up all four CPUs through the spin table: the ones the firmware kept
+/// in its stub, and (`enter_mask` = all) the ones that had entered the
+/// Image and waited in the stage's holding pen.
+fn linux_gets_every_cpu(name: &str, enter_mask: u64) {
+    const PAYLOAD_AT: u64 = 0x1000_0000;
+    let kernel = common::linux_image();
+    let len = std::fs::metadata(&kernel).unwrap().len();
+    let dtb = firmware_dtb_with_payload(
+        &PI4_2GB,
+        "mode=boot earlycon=pl011,0xfe201000 console=ttyAMA0",
+        PAYLOAD_AT,
+        len,
+    );
+    let dir = scratch(name);
+    std::fs::write(dir.join("board.dtb"), &dtb).unwrap();
+    std::fs::write(
+        dir.join("armstub.bin"),
+        armstub(enter_mask, 0x0800_0000, 0x20_0000),
+    )
+    .unwrap();
+    let run = Qemu::raspi4b()
+        .no_kernel()
+        .no_dtb()
+        .arg("-device")
+        .arg(format!(
+            "loader,file={},addr=0x0",
+            dir.join("armstub.bin").display()
+        ))
+        .arg("-device")
+        .arg(format!(
+            "loader,file={},addr=0x8000000",
+            dir.join("board.dtb").display()
+        ))
+        .arg("-device")
+        .arg(format!("loader,file={},addr=0x200000", image().display()))
+        .arg("-device")
+        .arg(format!(
+            "loader,file={},addr={PAYLOAD_AT:#x}",
+            kernel.display()
+        ))
+        .until(&["SMP: Total of 4 processors activated"])
+        .timeout(std::time::Duration::from_secs(240))
+        .run();
+    assert!(run.matched, "{}", run.output);
+    assert_eq!(run.record("handoff")["el"], 2);
+    assert!(
+        !run.output.contains("failed to come online"),
+        "{}",
+        run.output
+    );
+}
+
+#[test]
+fn linux_brings_up_the_firmwares_secondaries_after_relocation() {
+    linux_gets_every_cpu("entry-linux-firmware", 0b0001);
+}
+
+#[test]
+fn linux_brings_up_cpus_that_waited_in_the_pen() {
+    linux_gets_every_cpu("entry-linux-pen", 0b1111);
 }

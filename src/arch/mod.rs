@@ -6,6 +6,7 @@ pub mod copy;
 pub mod exception;
 pub mod mem;
 pub mod mmu;
+pub mod pen;
 pub mod semihosting;
 
 use core::arch::global_asm;

@@ -14,7 +14,7 @@ use mmu_reloc::relocate::{CopyRun, ImageHeader, Segment, SegmentSource};
 
 use super::relocation::{self, Purpose};
 use super::{EXIT_INPUT, World, fail};
-use crate::arch::{self, copy, mmu as hw};
+use crate::arch::{self, copy, mmu as hw, pen};
 use crate::board::console::Console;
 use crate::println;
 
@@ -97,12 +97,54 @@ fn payload_segment(w: &World<'_>) -> (Segment, Option<ImageHeader>) {
     }
 }
 
-/// Copies the DTB to `at` and NOPs the initrd properties in the copy: the
-/// payload they describe is consumed. Memory reservations are kept.
-fn hand_on_dtb(blob: &[u8], at: u64, foreign: &str) {
+/// Bytes of the pen and its table (one entry per spin-table CPU).
+fn pen_bytes(w: &World<'_>) -> usize {
+    pen::code().len()
+        + core::mem::size_of::<pen::PenHeader>()
+        + w.platform.spin_table.len() * core::mem::size_of::<pen::PenEntry>()
+}
+
+/// Copies the holding pen and its table to `at` (see asm/pen.S), keeps
+/// the next kernel off it with a /memreserve/ entry in the DTB copy, and
+/// re-arms the spin table: every release address but the boot CPU's is
+/// zeroed, so a CPU the firmware had released into the stage waits for
+/// the next kernel instead of re-entering what was the stage.
+fn install_pen(w: &World<'_>, at: u64, dtb_at: u64, dtb_len: u64) {
+    let code = pen::code();
+    let header = pen::header(w.platform.psci, w.platform.spin_table.len());
+    let table = at + code.len() as u64;
+    // SAFETY: the pen's slot in the control area, sized by pen_bytes.
+    unsafe {
+        core::ptr::copy_nonoverlapping(code.as_ptr(), at as *mut u8, code.len());
+        core::ptr::write(table as *mut pen::PenHeader, header);
+        let entries = table as *mut pen::PenHeader as *mut u8;
+        let entries = entries.add(core::mem::size_of::<pen::PenHeader>()) as *mut pen::PenEntry;
+        for (i, c) in w.platform.spin_table.iter().enumerate() {
+            core::ptr::write(entries.add(i), pen::entry(c));
+        }
+    }
+    let boot = arch::boot_mpidr();
+    for c in w.platform.spin_table.iter().filter(|c| c.mpidr != boot) {
+        // SAFETY: the DTB names this word as the CPU's release address,
+        // memory the spin-table protocol owns; an aligned u64.
+        unsafe { core::ptr::write_volatile(c.release as *mut u64, 0) };
+        hw::clean_inval(Region::new(c.release, c.release + 8));
+    }
+    // SAFETY: the DTB copy's slot at the start of the control area.
+    let dtb = unsafe { core::slice::from_raw_parts_mut(dtb_at as *mut u8, dtb_len as usize) };
+    let len = region::align_up(pen_bytes(w) as u64, SZ_4K).unwrap_or(u64::MAX);
+    fdt::add_reservation(dtb, at, len)
+        .unwrap_or_else(|e| bad(format_args!("DTB copy /memreserve/: {e}")));
+}
+
+/// Copies the DTB to `at` (a slot of `room` bytes) and NOPs the initrd
+/// properties in the copy: the payload they describe is consumed. Memory
+/// reservations are kept.
+fn hand_on_dtb(blob: &[u8], at: u64, room: u64, foreign: &str) {
     // SAFETY: `at` is the start of the control area, outside everything
-    // else and large enough for the blob.
-    let copy = unsafe { core::slice::from_raw_parts_mut(at as *mut u8, blob.len()) };
+    // else and `room` bytes large, at least the blob.
+    let slot = unsafe { core::slice::from_raw_parts_mut(at as *mut u8, room as usize) };
+    let copy = &mut slot[..blob.len()];
     copy.copy_from_slice(blob);
     let (offsets, bootargs): (Vec<usize>, Option<usize>) = {
         let f = Fdt::new(copy).unwrap_or_else(|e| bad(format_args!("DTB copy: {e}")));
@@ -125,14 +167,6 @@ fn hand_on_dtb(blob: &[u8], at: u64, foreign: &str) {
 
 /// Relocates the payload and jumps to it. Never returns.
 pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
-    if let Some(mpidr) = arch::parked_cpu() {
-        // It waits in the stage's own code, which the next kernel may
-        // overwrite or reuse: it would run whatever lands there.
-        bad(format_args!(
-            "mode=boot: CPU {mpidr:#x} entered the Image besides the boot CPU {:#x} and is parked inside the stage; release one CPU into the Image, as arm64 booting.rst requires",
-            arch::boot_mpidr()
-        ));
-    }
     let strategy = w.args.strategy.unwrap_or(Strategy::IndList);
     if strategy == Strategy::Legacy {
         bad(format_args!(
@@ -154,16 +188,18 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
     // the routine, its runs (one per segment).
     let code = copy::handoff_code(strategy, kernel);
     let vectors = copy::park_vectors();
-    let dtb_len = region::align_up(blob.len() as u64, SZ_4K).unwrap_or(u64::MAX);
+    // Room for one more /memreserve/ entry: the pen's.
+    let dtb_len = region::align_up((blob.len() + fdt::RSV_ENTRY) as u64, SZ_4K).unwrap_or(u64::MAX);
     let vectors_len = region::align_up(vectors.len() as u64, SZ_4K).unwrap_or(u64::MAX);
     let code_len = region::align_up(code.len() as u64, SZ_4K).unwrap_or(u64::MAX);
+    let pen_len = region::align_up(pen_bytes(w) as u64, SZ_4K).unwrap_or(u64::MAX);
     let runs_len = (segments.len() * core::mem::size_of::<CopyRun>()) as u64;
     let wl = relocation::prepare(
         w,
         &segments,
         strategy == Strategy::Contiguous,
         Purpose::Boot,
-        dtb_len + vectors_len + code_len + runs_len,
+        dtb_len + vectors_len + code_len + pen_len + runs_len,
     );
     let runs: &[CopyRun] = match (strategy, &wl.contig) {
         (Strategy::Contiguous, Some((_, runs))) => runs,
@@ -176,9 +212,11 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
     let dtb_at = control.start;
     let vectors_at = dtb_at + dtb_len;
     let code_at = vectors_at + vectors_len;
-    let runs_at = code_at + code_len;
+    let pen_at = code_at + code_len;
+    let runs_at = pen_at + pen_len;
 
-    hand_on_dtb(blob, dtb_at, &w.foreign.join(" "));
+    hand_on_dtb(blob, dtb_at, dtb_len, &w.foreign.join(" "));
+    install_pen(w, pen_at, dtb_at, dtb_len);
     // SAFETY: control-area addresses, outside every other range in use.
     unsafe {
         core::ptr::copy_nonoverlapping(vectors.as_ptr(), vectors_at as *mut u8, vectors.len());
@@ -189,7 +227,7 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
     // In memory for the next stage (MMU off) and for the routine itself,
     // which keeps fetching from the control page after the MMU goes off.
     hw::clean_inval(control_used);
-    hw::sync_icache(Region::new(vectors_at, code_at + code.len() as u64));
+    hw::sync_icache(Region::new(vectors_at, pen_at + pen_len));
 
     let entry = seg.dest.start;
     println!(
@@ -214,6 +252,8 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
         .regions("control", &[control_used])
         .bool("image", header.is_some())
         .u64("el", w.el as u64)
+        .hex("pen", pen_at)
+        .opt_u64("parked_cpu", arch::parked_cpu())
         .end();
 
     let input = match strategy {
@@ -231,6 +271,9 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
     // From here the stage's own memory may be overwritten: exceptions go
     // to the park vectors in the control area (semihosting exit 3, else a
     // wait loop), not into the stage.
+    // CPUs parked in the stage leave it for the pen before it goes.
+    pen::release_parked(pen_at);
+    pen::wait_for_parked();
     arch::mask_all();
     arch::set_vbar(vectors_at);
     // SAFETY: the routine, its runs, the list, the sources, the tables and
