@@ -13,6 +13,7 @@ pub mod fdt;
 pub mod mmu;
 pub mod physmem;
 pub mod platform;
+pub mod pmu;
 pub mod record;
 pub mod region;
 pub mod relocate;
