@@ -9,7 +9,7 @@ use core::ptr::{self, NonNull};
 
 use linked_list_allocator::Heap;
 
-use crate::board::BootCpuCell;
+use crate::arch::BootCpuCell;
 
 struct StageHeap(BootCpuCell<Heap>);
 

@@ -9,6 +9,7 @@ extern crate alloc;
 
 pub mod bootargs;
 pub mod cpu;
+pub mod exit;
 pub mod fdt;
 pub mod mmu;
 pub mod physmem;

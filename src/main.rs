@@ -1,5 +1,9 @@
-//! mmu-reloc, the bare-metal stage: thin glue between the entry assembly,
-//! the machine (`arch`, `board`) and the library's logic (`mmu_reloc`).
+//! mmu-reloc, the bare-metal stage. Dependencies point down:
+//! `main` -> `stage` (the flow, the one exit path) -> {`bench`, `handoff`}
+//! -> `workload` (a relocation on this machine) -> {`arch`, `board`} ->
+//! the library (`mmu_reloc`). A lower module returns a
+//! `mmu_reloc::exit::Error` or reports through a handler the stage
+//! registers; it never calls up.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -13,9 +17,13 @@ mod bench;
 #[cfg(target_os = "none")]
 mod board;
 #[cfg(target_os = "none")]
+mod handoff;
+#[cfg(target_os = "none")]
 mod heap;
 #[cfg(target_os = "none")]
 mod stage;
+#[cfg(target_os = "none")]
+mod workload;
 
 /// Called by `asm/entry.S` with the DTB pointer the loader passed in x0 and
 /// the address the image was loaded at.
@@ -28,7 +36,7 @@ extern "C" fn rust_entry(dtb: u64, load: u64) -> ! {
 #[cfg(target_os = "none")]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    stage::fail(stage::EXIT_PANIC, format_args!("panic: {info}"))
+    stage::on_panic(info)
 }
 
 /// On the host this binary only says what it is.

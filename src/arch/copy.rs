@@ -9,14 +9,16 @@ use mmu_reloc::relocate::{
     CopyRun, IND_DESTINATION_BIT, IND_DONE_BIT, IND_INDIRECTION_BIT, IND_SOURCE_BIT, PAGE_BYTES,
 };
 
-use crate::board::BootCpuCell;
+use mmu_reloc::exit::ExitStatus;
+
+use super::BootCpuCell;
 
 global_asm!(
     concat!(include_str!("../../asm/copy.S"), include_str!("../../asm/handoff.S")),
     SCTLR_MCI = const super::mmu::SCTLR_MCI,
     SYS_EXIT = const super::semihosting::SYS_EXIT,
     ADP_STOPPED_APPLICATION_EXIT = const super::semihosting::ADP_STOPPED_APPLICATION_EXIT,
-    EXIT_EXCEPTION = const crate::stage::EXIT_EXCEPTION,
+    EXIT_EXCEPTION = const ExitStatus::Exception.code(),
     PAGE_SIZE = const PAGE_BYTES,
     PAGE_MASK = const !(PAGE_BYTES as u64 - 1),
     IND_DESTINATION_BIT = const IND_DESTINATION_BIT,

@@ -1,16 +1,23 @@
 //! Everything that touches the aarch64 machine directly: the entry and
-//! vector assembly, system registers, semihosting, PSCI, timing. Logic that
-//! only interprets numbers lives in the library (`mmu_reloc::cpu`).
+//! vector assembly, system registers, MMU and cache maintenance, the copy
+//! loops, semihosting, timing. Logic that only interprets numbers lives in
+//! the library (`mmu_reloc::cpu`). Depends on the library only: faults go
+//! to a handler the stage registers (`exception::set_handler`).
 
+pub mod cell;
 pub mod copy;
 pub mod exception;
 pub mod mem;
 pub mod mmu;
+pub mod pmu;
 pub mod semihosting;
+
+pub use cell::BootCpuCell;
 
 use core::arch::global_asm;
 
 use aarch64_cpu::registers::*;
+use mmu_reloc::exit::ExitStatus;
 use tock_registers::interfaces::{Readable, Writeable};
 
 /// Image header flags: bit 0 little-endian (0), bits 1-2 page size 4K (1),
@@ -48,7 +55,7 @@ global_asm!(
     SYS_WRITE0 = const semihosting::SYS_WRITE0,
     SYS_EXIT = const semihosting::SYS_EXIT,
     ADP_STOPPED_APPLICATION_EXIT = const semihosting::ADP_STOPPED_APPLICATION_EXIT,
-    EXIT_INPUT = const crate::stage::EXIT_INPUT,
+    EXIT_INPUT = const ExitStatus::Input.code(),
 );
 
 /// The exception level the stage runs at (it never changes EL).

@@ -1,54 +1,21 @@
-//! Timing, PMU and the benchmark driver in one place: every measured copy
-//! goes through [`measure`], every figure is reported as a `result` record
-//! and summarized in one human table from the same samples.
-
-pub mod pmu;
+//! `mode=bench`, the benchmark driver: every configuration runs as a
+//! workload (measured by `workload::measure`), every figure is reported as
+//! a `result` record and summarized in one human table and the `summary`
+//! records from the same samples.
 
 use alloc::vec::Vec;
 
 use mmu_reloc::bootargs::{CopyKernel, OnOff, Strategy};
 use mmu_reloc::cpu::Granule;
+use mmu_reloc::exit::Error;
 use mmu_reloc::record::Record;
 use mmu_reloc::region::{self, Region, SZ_4K};
 use mmu_reloc::relocate::{self, Environment, Segment, SegmentSource};
 use mmu_reloc::stats;
 
-use crate::arch;
 use crate::board::console::Console;
 use crate::println;
-use crate::stage::relocation::{self, Config};
-use crate::stage::{EXIT_INPUT, World, fail};
-
-/// One measurement: wall time from the generic timer, cycles and
-/// instructions from the PMU (`None` when it cannot count them).
-#[derive(Clone, Copy, Debug)]
-pub struct Sample {
-    pub ns: u64,
-    pub cycles: Option<u64>,
-    pub insns: Option<u64>,
-}
-
-/// Runs `f` between two timer reads and PMU snapshots.
-pub fn measure<R>(f: impl FnOnce() -> R) -> (R, Sample) {
-    pmu::start();
-    let c0 = pmu::read();
-    let t0 = arch::counter();
-    let r = f();
-    let t1 = arch::counter();
-    let c1 = pmu::read();
-    let present = pmu::present();
-    let insns = c1.insns.wrapping_sub(c0.insns);
-    (
-        r,
-        Sample {
-            ns: arch::ticks_to_ns(t1 - t0),
-            cycles: present.then(|| c1.cycles.wrapping_sub(c0.cycles)),
-            // INST_RETIRED reads 0 when it is not counted (QEMU without
-            // -icount shift=N): unknown, not zero.
-            insns: (present && insns != 0).then_some(insns),
-        },
-    )
-}
+use crate::workload::{self, Config, World};
 
 /// The configurations a benchmark runs, from bootargs: with `leaves=`, the
 /// ind-list MMU-on runs go once per largest-leaf policy instead.
@@ -99,7 +66,7 @@ fn configs(w: &World<'_>) -> Vec<Config> {
 /// `mode=bench`: a synthetic payload relocated by every configuration,
 /// trials interleaved (each trial runs every configuration once, so drift
 /// in the host hits all of them alike).
-pub fn run(w: &World<'_>) -> ! {
+pub fn run(w: &World<'_>) -> Result<(), Error> {
     let env = Environment {
         ram: w.platform.ram.clone(),
         reserved: w.platform.reserved.clone(),
@@ -110,17 +77,17 @@ pub fn run(w: &World<'_>) -> ! {
     let usable = env.usable_ram();
     let base = usable.first().map_or(0, |r| r.start);
     let segments = if w.args.segs.is_empty() {
-        placed_segments(w, &usable, base)
+        placed_segments(w, &usable, base)?
     } else {
-        explicit_segments(w)
+        explicit_segments(w)?
     };
     let configs = configs(w);
     let want_contig = configs
         .iter()
         .any(|c| c.strategy == Strategy::Contiguous && c.mmu);
-    let mut wl = relocation::prepare(w, &segments, want_contig, relocation::Purpose::Bench, 0);
+    let mut wl = workload::prepare(w, &segments, want_contig, workload::Purpose::Bench, 0)?;
     if w.args.inject_copy_fault {
-        relocation::inject_copy_fault(w, &mut wl);
+        workload::inject_copy_fault(w, &mut wl);
     }
     println!(
         "bench: {} MiB in {} segments, {} source pages scattered, {} list pages; {} configurations x {} trials",
@@ -132,19 +99,19 @@ pub fn run(w: &World<'_>) -> ! {
         w.args.trials
     );
 
-    let mut samples: Vec<Vec<relocation::Outcome>> = configs.iter().map(|_| Vec::new()).collect();
+    let mut samples: Vec<Vec<workload::Outcome>> = configs.iter().map(|_| Vec::new()).collect();
     for trial in 0..w.args.trials {
         for (i, &c) in configs.iter().enumerate() {
-            let o = relocation::run(w, &wl, c);
-            relocation::record(&o, &wl, segments.len(), trial);
+            let o = workload::run(w, &wl, c)?;
+            workload::record(&o, &wl, segments.len(), trial);
             samples[i].push(o);
         }
     }
     summary(&configs, &samples, wl.bytes);
-    crate::stage::exit(crate::stage::EXIT_OK)
+    Ok(())
 }
 /// `size=` in `segments=`, placed from the bottom of usable RAM up.
-fn placed_segments(w: &World<'_>, usable: &[Region], base: u64) -> Vec<Segment> {
+fn placed_segments(w: &World<'_>, usable: &[Region], base: u64) -> Result<Vec<Segment>, Error> {
     relocate::synthetic_layout(
         usable,
         base,
@@ -153,21 +120,18 @@ fn placed_segments(w: &World<'_>, usable: &[Region], base: u64) -> Vec<Segment> 
         2 << 20,
         w.args.seed,
     )
-    .unwrap_or_else(|| {
-        fail(
-            EXIT_INPUT,
-            format_args!(
-                "size={} in segments={}: does not fit in {} MiB of usable RAM",
-                w.args.size,
-                w.args.segments,
-                region::total_len(usable) >> 20
-            ),
-        )
+    .ok_or_else(|| {
+        Error::input(format_args!(
+            "size={} in segments={}: does not fit in {} MiB of usable RAM",
+            w.args.size,
+            w.args.segments,
+            region::total_len(usable) >> 20
+        ))
     })
 }
 
 /// `segs=`: the destinations exactly as given, for the validator to judge.
-fn explicit_segments(w: &World<'_>) -> Vec<Segment> {
+fn explicit_segments(w: &World<'_>) -> Result<Vec<Segment>, Error> {
     w.args
         .segs
         .iter()
@@ -175,21 +139,18 @@ fn explicit_segments(w: &World<'_>) -> Vec<Segment> {
         .map(|(i, &(base, size))| {
             let dest = region::align_up(size, SZ_4K)
                 .and_then(|len| Region::from_len(base, len))
-                .unwrap_or_else(|| {
-                    fail(
-                        EXIT_INPUT,
-                        format_args!(
-                            "segs: {base:#x}+{size:#x} runs past the 64-bit address space"
-                        ),
-                    )
-                });
-            Segment {
+                .ok_or_else(|| {
+                    Error::input(format_args!(
+                        "segs: {base:#x}+{size:#x} runs past the 64-bit address space"
+                    ))
+                })?;
+            Ok(Segment {
                 src: SegmentSource::Synthetic {
                     len: size,
                     seed: w.args.seed.wrapping_add(i as u64),
                 },
                 dest,
-            }
+            })
         })
         .collect()
 }
@@ -205,7 +166,7 @@ struct Row {
     insns_per_page: Option<u64>,
 }
 
-fn summary(configs: &[Config], samples: &[Vec<relocation::Outcome>], bytes: u64) {
+fn summary(configs: &[Config], samples: &[Vec<workload::Outcome>], bytes: u64) {
     let pages = (bytes / SZ_4K).max(1);
     let per_page = |v: &[u64]| stats::summarize(v).map(|s| s.median / pages);
     let rows: Vec<Row> = configs

@@ -4,7 +4,7 @@
 
 use mmu_reloc::platform::PsciMethod;
 
-use super::BootCpuCell;
+use crate::arch::BootCpuCell;
 use crate::arch::{self, semihosting};
 
 static PSCI: BootCpuCell<Option<PsciMethod>> = BootCpuCell::new(None);

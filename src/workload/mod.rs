@@ -2,7 +2,9 @@
 //! reserve the page-table area (top-down, outside every destination), place
 //! the payload in scattered source pages and build the kimage list, build
 //! the linear and contiguous maps, then run any strategy with the MMU on or
-//! off and verify every destination byte and every guard.
+//! off and verify every destination byte and every guard. Used by the
+//! benchmark and the hand-off; it knows nothing of either, and reports
+//! failures as `mmu_reloc::exit::Error`.
 
 use alloc::vec::Vec;
 
@@ -17,10 +19,32 @@ use mmu_reloc::relocate::{
     fill_guards,
 };
 
-use super::{EXIT_INPUT, EXIT_VERIFY, World, fail, linear_map};
-use crate::arch::{self, copy, mem::IdentityMem, mmu as hw};
-use crate::bench::{self, Sample};
+use mmu_reloc::bootargs::BootArgs;
+use mmu_reloc::cpu::CpuInfo;
+use mmu_reloc::exit::Error;
+use mmu_reloc::platform::Platform;
+
+use crate::arch::{copy, mem::IdentityMem, mmu as hw};
 use crate::board::console::Console;
+
+pub mod containment;
+pub mod linear_map;
+pub mod timing;
+
+pub use timing::{Sample, measure, timed};
+
+/// What was learned before `mode=` runs.
+pub struct World<'a> {
+    pub el: u8,
+    pub load: u64,
+    pub stage: Region,
+    pub dtb: Region,
+    pub platform: Platform<'a>,
+    pub cpu: CpuInfo,
+    pub args: BootArgs,
+    /// Command-line words that belong to the next stage.
+    pub foreign: Vec<&'a str>,
+}
 
 /// Guard bytes on each side of every destination, list-page run and the
 /// table area.
@@ -50,10 +74,6 @@ pub struct Workload {
     pub control: Region,
     pub bytes: u64,
     pub line: u64,
-}
-
-fn bad(e: impl core::fmt::Display) -> ! {
-    fail(EXIT_INPUT, format_args!("{e}"))
 }
 
 /// The contiguous map needs 4 KiB pages: sources are 4 KiB pages.
@@ -97,7 +117,7 @@ pub fn prepare(
     want_contig: bool,
     purpose: Purpose,
     control_bytes: u64,
-) -> Workload {
+) -> Result<Workload, Error> {
     let machine = Machine::from_cpu(&w.cpu, linear_map::regime(w.el));
     let policy = linear_map::policy(w);
     let identity = linear_map::identity_mappings(w);
@@ -105,14 +125,16 @@ pub fn prepare(
 
     // Table bytes: the linear map exactly; the contiguous map at most its
     // identity part plus one L3 table per 512 pages and their parents.
-    let linear_bytes = mmu::count_tables(&identity, &policy, &machine).unwrap_or_else(|e| bad(e))
-        as u64
-        * policy.granule.bytes();
+    let linear_bytes =
+        mmu::count_tables(&identity, &policy, &machine)? as u64 * policy.granule.bytes();
     let contig_policy = if want_contig { contig_policy(w) } else { None };
-    let contig_bytes = contig_policy.as_ref().map_or(0, |p| {
-        let ident = mmu::count_tables(&identity, p, &machine).unwrap_or_else(|e| bad(e)) as u64;
-        (ident + pages.div_ceil(512) + pages.div_ceil(512 * 512) + 4) * SZ_4K
-    });
+    let contig_bytes = match &contig_policy {
+        Some(p) => {
+            let ident = mmu::count_tables(&identity, p, &machine)? as u64;
+            (ident + pages.div_ceil(512) + pages.div_ceil(512 * 512) + 4) * SZ_4K
+        }
+        None => 0,
+    };
     // `leaves=`: more linear maps, one per largest-leaf policy, for the
     // ind-list MMU-on sweep.
     let sweep_policies: Vec<Policy> = w
@@ -124,13 +146,10 @@ pub fn prepare(
             ..policy
         })
         .collect();
-    let sweep_bytes: u64 = sweep_policies
-        .iter()
-        .map(|p| {
-            mmu::count_tables(&identity, p, &machine).unwrap_or_else(|e| bad(e)) as u64
-                * p.granule.bytes()
-        })
-        .sum();
+    let mut sweep_bytes = 0;
+    for p in &sweep_policies {
+        sweep_bytes += mmu::count_tables(&identity, p, &machine)? as u64 * p.granule.bytes();
+    }
     let table_bytes = linear_bytes + contig_bytes + sweep_bytes;
 
     let (stage, dtb) = match purpose {
@@ -144,7 +163,7 @@ pub fn prepare(
         stage,
         table_bytes,
     };
-    let validated = relocate::validate(&env, segments).unwrap_or_else(|e| bad(e));
+    let validated = relocate::validate(&env, segments)?;
 
     // Tables first, top-down, outside the stage, the DTB, reserved memory,
     // every destination (with its guards) and every in-memory source.
@@ -167,19 +186,16 @@ pub fn prepare(
     } else {
         Granule::K64.bytes()
     };
-    let area = mmu::place_tables(control_len + table_bytes, align, &w.platform.ram, &keep_out)
-        .unwrap_or_else(|e| bad(format_args!("page tables: {e}")));
+    let area = mmu::place_tables(control_len + table_bytes, align, &w.platform.ram, &keep_out)?;
     let control = Region::new(area.start, area.start + control_len);
     let tables = Region::new(control.end, area.end);
 
-    let plan = validated
-        .plan(&PlanOptions {
-            forbidden: alloc::vec![w.stage, w.dtb],
-            table: Some(area),
-            guard_len: GUARD_BYTES,
-            order: Order::Shuffled { seed: w.args.seed },
-        })
-        .unwrap_or_else(|e| bad(e));
+    let plan = validated.plan(&PlanOptions {
+        forbidden: alloc::vec![w.stage, w.dtb],
+        table: Some(area),
+        guard_len: GUARD_BYTES,
+        order: Order::Shuffled { seed: w.args.seed },
+    })?;
 
     // Everything the workload touches; a table must stay clear of all of it.
     let mut touched: Vec<Region> = segments.iter().map(|s| s.dest).collect();
@@ -196,10 +212,9 @@ pub fn prepare(
         .chain(&keep_out)
         .find(|r| r.overlaps(&tables))
     {
-        fail(
-            EXIT_VERIFY,
-            format_args!("page-table area {tables} overlaps {r}"),
-        );
+        return Err(Error::verify(format_args!(
+            "page-table area {tables} overlaps {r}"
+        )));
     }
     touched.push(area);
     region::normalize(&mut touched);
@@ -213,32 +228,29 @@ pub fn prepare(
         w.args.seed,
         plan.list_pages().len()
     );
-    let t0 = arch::counter();
-    let linear = mmu::build(
-        &mut IdentityMem,
-        &identity,
-        &policy,
-        &machine,
-        &[tables],
-        &[],
-    )
-    .unwrap_or_else(|e| bad(format_args!("page tables: {e}")));
-    let linear_ns = arch::ticks_to_ns(arch::counter() - t0);
-    linear_map::enable_verified(w, &linear, &forbidden, linear_ns);
+    let (linear, linear_ns) = timed(|| {
+        mmu::build(
+            &mut IdentityMem,
+            &identity,
+            &policy,
+            &machine,
+            &[tables],
+            &[],
+        )
+    });
+    let linear = linear?;
+    linear_map::enable_verified(w, &linear, &forbidden, linear_ns)?;
     let mut built: Vec<Region> = alloc::vec![linear.tables];
-    let sweep: Vec<BuiltMap> = sweep_policies
-        .iter()
-        .map(|p| {
-            let t0 = arch::counter();
-            let map = mmu::build(&mut IdentityMem, &identity, p, &machine, &[tables], &built)
-                .unwrap_or_else(|e| bad(format_args!("page tables: {e}")));
-            let ns = arch::ticks_to_ns(arch::counter() - t0);
-            // Verified when it is first switched to (it is not live yet).
-            linear_map::report_unverified(&map, &forbidden, ns, "linear-sweep");
-            built.push(map.tables);
-            map
-        })
-        .collect();
+    let mut sweep = Vec::with_capacity(sweep_policies.len());
+    for p in &sweep_policies {
+        let (map, ns) =
+            timed(|| mmu::build(&mut IdentityMem, &identity, p, &machine, &[tables], &built));
+        let map = map?;
+        // Verified when it is first switched to (it is not live yet).
+        linear_map::report_unverified(&map, &forbidden, ns, "linear-sweep");
+        built.push(map.tables);
+        sweep.push(map);
+    }
 
     // Payload into the scattered sources, the list, hashes, guards.
     let mut mem = IdentityMem;
@@ -246,24 +258,23 @@ pub fn prepare(
     let head = plan.write_list(&mut mem);
     let hashes = plan.hash_sources(&mem);
     fill_guards(&mut mem, plan.guards());
-    super::containment::watch_guards(plan.guards());
+    containment::watch_guards(plan.guards());
 
-    let contig = contig_policy.map(|p| {
-        let base = window_base(w);
-        let cplan = plan.contiguous(base);
-        let mut mappings = identity.clone();
-        mappings.extend(Mapping::pages(base, cplan.pages, SZ_4K, MemKind::Normal));
-        let t0 = arch::counter();
-        let map = mmu::build(&mut mem, &mappings, &p, &machine, &[tables], &built)
-            .unwrap_or_else(|e| bad(format_args!("contiguous map: {e}")));
-        let ns = arch::ticks_to_ns(arch::counter() - t0);
-        (map, cplan.runs, ns)
-    });
-    let contig = contig.map(|(map, runs, ns)| {
-        // Verified when it is first switched to (it is not live yet).
-        linear_map::report_unverified(&map, &forbidden, ns, "contiguous");
-        (map, runs)
-    });
+    let contig = match contig_policy {
+        Some(p) => {
+            let base = window_base(w);
+            let cplan = plan.contiguous(base);
+            let mut mappings = identity.clone();
+            mappings.extend(Mapping::pages(base, cplan.pages, SZ_4K, MemKind::Normal));
+            let (map, ns) =
+                timed(|| mmu::build(&mut mem, &mappings, &p, &machine, &[tables], &built));
+            let map = map.map_err(|e| Error::input(format_args!("contiguous map: {e}")))?;
+            // Verified when it is first switched to (it is not live yet).
+            linear_map::report_unverified(&map, &forbidden, ns, "contiguous");
+            Some((map, cplan.runs))
+        }
+        None => None,
+    };
 
     let page_runs = plan
         .sources()
@@ -276,7 +287,7 @@ pub fn prepare(
         })
         .collect();
 
-    Workload {
+    Ok(Workload {
         bytes: pages * SZ_4K,
         plan,
         head,
@@ -288,7 +299,7 @@ pub fn prepare(
         touched,
         control,
         line: hw::dcache_line(),
-    }
+    })
 }
 
 /// One measured relocation. It exists only if every destination byte and
@@ -306,14 +317,15 @@ pub struct Outcome {
 }
 
 /// Checks the live map with `AT`; a wrong translation ends the run.
-pub fn verify_live(w: &World<'_>, map: &BuiltMap, what: &str) {
+pub fn verify_live(w: &World<'_>, map: &BuiltMap, what: &str) -> Result<(), Error> {
     let v = linear_map::verify(w.el, map, w.args.seed);
     if v.failures != 0 {
-        fail(
-            EXIT_VERIFY,
-            format_args!("{what}: {} of {} AT checks wrong", v.failures, v.probes),
-        );
+        return Err(Error::verify(format_args!(
+            "{what}: {} of {} AT checks wrong",
+            v.failures, v.probes
+        )));
     }
+    Ok(())
 }
 
 /// Switches from the live map to `to` through MMU-off (break-before-make
@@ -359,7 +371,7 @@ pub struct Config {
 
 /// Runs one configuration and verifies every destination page and guard.
 /// Ends with the linear map live.
-pub fn run(w: &World<'_>, wl: &Workload, c: Config) -> Outcome {
+pub fn run(w: &World<'_>, wl: &Workload, c: Config) -> Result<Outcome, Error> {
     let Config {
         strategy,
         kernel,
@@ -373,17 +385,15 @@ pub fn run(w: &World<'_>, wl: &Workload, c: Config) -> Outcome {
         (Strategy::IndList, false) => (copy::Input::List(wl.head), None, "page-list"),
         (Strategy::Contiguous, true) => match &wl.contig {
             Some((m, runs)) => (copy::Input::Runs(runs), Some(m), "va-contiguous"),
-            None => fail(
-                EXIT_INPUT,
-                format_args!("contiguous strategy needs the 4k granule"),
-            ),
+            None => return Err(Error::input("contiguous strategy needs the 4k granule")),
         },
         (Strategy::Contiguous, false) => (copy::Input::Runs(&wl.page_runs), None, "page-runs"),
         (Strategy::Legacy, false) => (copy::Input::List(wl.head), None, "page-list"),
-        (Strategy::Legacy, true) => fail(
-            EXIT_INPUT,
-            format_args!("strategy=legacy is Linux's MMU-off loop: use it with mmu=off"),
-        ),
+        (Strategy::Legacy, true) => {
+            return Err(Error::input(
+                "strategy=legacy is Linux's MMU-off loop: use it with mmu=off",
+            ));
+        }
     };
     // Every configuration starts alike: caches cleaned and invalidated,
     // TLB empty (switching goes through MMU-off even to the same map), so
@@ -391,50 +401,41 @@ pub fn run(w: &World<'_>, wl: &Workload, c: Config) -> Outcome {
     switch(w, wl, map);
     let switched = map.is_some_and(|m| m.root != wl.linear.root);
     if let Some(m) = map.filter(|_| switched) {
-        verify_live(w, m, "switched-to map");
+        verify_live(w, m, "switched-to map")?;
     }
     // SAFETY: the plan put every source and list page outside every
     // destination, and destinations outside the stage, DTB and tables;
     // the live translation (or none) reaches all of them.
-    let (pages, sample) = bench::measure(|| unsafe { copy::run(strategy, kernel, input, wl.line) });
+    let (pages, sample) = measure(|| unsafe { copy::run(strategy, kernel, input, wl.line) });
     if switched || !mmu_on {
         switch(w, wl, Some(&wl.linear));
     }
     let mem = IdentityMem;
     if let Err(m) = wl.plan.verify_destinations(&mem, &wl.hashes) {
         let at = first_bad_byte(wl, m.page).unwrap_or(m.page);
-        fail(
-            EXIT_VERIFY,
-            format_args!(
-                "{} ({}, MMU {}): destination differs from the payload at {at:#x} (page {:#x})",
-                strategy.name(),
-                kernel.name(),
-                if mmu_on { "on" } else { "off" },
-                m.page
-            ),
-        );
+        return Err(Error::verify(format_args!(
+            "{} ({}, MMU {}): destination differs from the payload at {at:#x} (page {:#x})",
+            strategy.name(),
+            kernel.name(),
+            if mmu_on { "on" } else { "off" },
+            m.page
+        )));
     }
     let guards = check_guards(&mem, wl.plan.guards());
     if let Some(a) = guards.first_modified {
-        fail(
-            EXIT_VERIFY,
-            format_args!(
-                "{}: write outside the destinations, guard byte at {a:#x}",
-                strategy.name()
-            ),
-        );
+        return Err(Error::verify(format_args!(
+            "{}: write outside the destinations, guard byte at {a:#x}",
+            strategy.name()
+        )));
     }
     if pages * SZ_4K != wl.bytes {
-        fail(
-            EXIT_VERIFY,
-            format_args!(
-                "{}: copied {pages} pages of {}",
-                strategy.name(),
-                wl.bytes / SZ_4K
-            ),
-        );
+        return Err(Error::verify(format_args!(
+            "{}: copied {pages} pages of {}",
+            strategy.name(),
+            wl.bytes / SZ_4K
+        )));
     }
-    Outcome {
+    Ok(Outcome {
         strategy,
         kernel,
         mmu: mmu_on,
@@ -443,7 +444,7 @@ pub fn run(w: &World<'_>, wl: &Workload, c: Config) -> Outcome {
         guard_bytes: guards.checked,
         map: map.map(|m| (m.granule, largest_leaf(m), m.table_bytes)),
         src_layout,
-    }
+    })
 }
 
 /// `inject=copy-fault`: makes one source a copy loop reads point past the

@@ -44,7 +44,7 @@ pub fn start() {
     if !present() {
         return;
     }
-    if crate::arch::current_el() == 2 {
+    if super::current_el() == 2 {
         // Counters at or above MDCR_EL2.HPMN belong to EL2 and ignore
         // PMCR_EL0.E: give every counter to the normal range, so event
         // counter 0 is enabled whatever the firmware left in HPMN.

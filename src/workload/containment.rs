@@ -7,8 +7,8 @@ use mmu_reloc::record::Record;
 use mmu_reloc::region::Region;
 use mmu_reloc::relocate::{check_guards, xxh64};
 
+use crate::arch::BootCpuCell;
 use crate::arch::mem::IdentityMem;
-use crate::board::BootCpuCell;
 use crate::board::console::Console;
 
 static DTB: BootCpuCell<Option<(&'static [u8], u64)>> = BootCpuCell::new(None);

@@ -12,18 +12,17 @@ use mmu_reloc::record::Record;
 use mmu_reloc::region::{self, Region, SZ_2M, SZ_4K};
 use mmu_reloc::relocate::{CopyRun, ImageHeader, Segment, SegmentSource};
 
-use super::relocation::{self, Purpose};
-use super::{EXIT_INPUT, World, fail};
+use core::convert::Infallible;
+
+use mmu_reloc::exit::Error;
+
 use crate::arch::{self, copy, mmu as hw};
 use crate::board::console::Console;
 use crate::println;
+use crate::workload::{self, Purpose, World};
 
 /// `/chosen` properties that described the payload the stage consumes.
 const INITRD_PROPS: [&str; 2] = ["linux,initrd-start", "linux,initrd-end"];
-
-fn bad(msg: core::fmt::Arguments<'_>) -> ! {
-    fail(EXIT_INPUT, msg)
-}
 
 /// The lowest 2 MiB-aligned base whose Image destination lies in one RAM
 /// bank and misses reserved memory (on a Pi 4 the bottom page is the spin
@@ -48,10 +47,10 @@ fn default_base(w: &World<'_>, h: &ImageHeader, initrd: Region) -> Option<u64> {
 /// The payload's segment: an arm64 Image goes to a 2 MiB-aligned base
 /// (`dest=`, or the lowest one clear of reserved memory) plus its text
 /// offset; anything else needs `dest=`.
-fn payload_segment(w: &World<'_>) -> (Segment, Option<ImageHeader>) {
+fn payload_segment(w: &World<'_>) -> Result<(Segment, Option<ImageHeader>), Error> {
     let Some(initrd) = w.platform.initrd else {
-        bad(format_args!(
-            "mode=boot needs a payload: pass the next stage with -initrd"
+        return Err(Error::input(
+            "mode=boot needs a payload: pass the next stage with -initrd",
         ));
     };
     let mut head = [0u8; 64];
@@ -63,49 +62,49 @@ fn payload_segment(w: &World<'_>) -> (Segment, Option<ImageHeader>) {
     }
     match ImageHeader::parse(&head) {
         Some(h) => {
-            let base = w.args.dest.or_else(|| default_base(w, &h, initrd)).unwrap_or_else(|| {
-                bad(format_args!(
+            let base = w.args.dest.or_else(|| default_base(w, &h, initrd)).ok_or_else(|| {
+                Error::input(format_args!(
                     "no 2 MiB-aligned base in RAM takes the Image ({:#x} bytes) clear of reserved memory; give dest=",
                     h.load_len(initrd.len()).unwrap_or(0)
                 ))
-            });
+            })?;
             if !base.is_multiple_of(SZ_2M) {
-                bad(format_args!(
+                return Err(Error::input(format_args!(
                     "dest={base:#x}: an arm64 Image needs a 2 MiB-aligned base"
-                ));
+                )));
             }
-            let seg = h
-                .segment(initrd, base)
-                .unwrap_or_else(|| bad(format_args!("Image at {initrd}: destination overflows")));
-            (seg, Some(h))
+            let seg = h.segment(initrd, base).ok_or_else(|| {
+                Error::input(format_args!("Image at {initrd}: destination overflows"))
+            })?;
+            Ok((seg, Some(h)))
         }
         None => {
             let Some(dest) = w.args.dest else {
-                bad(format_args!(
+                return Err(Error::input(format_args!(
                     "payload at {initrd} is not an arm64 Image: say where it goes with dest="
-                ));
+                )));
             };
             let len = region::align_up(initrd.len(), SZ_4K).unwrap_or(u64::MAX);
             let dest = Region::from_len(dest, len)
-                .unwrap_or_else(|| bad(format_args!("dest={dest:#x} + {len:#x} overflows")));
+                .ok_or_else(|| Error::input(format_args!("dest={dest:#x} + {len:#x} overflows")))?;
             let seg = Segment {
                 src: SegmentSource::Phys(initrd),
                 dest,
             };
-            (seg, None)
+            Ok((seg, None))
         }
     }
 }
 
 /// Copies the DTB to `at` and NOPs the initrd properties in the copy: the
 /// payload they describe is consumed. Memory reservations are kept.
-fn hand_on_dtb(blob: &[u8], at: u64, foreign: &str) {
+fn hand_on_dtb(blob: &[u8], at: u64, foreign: &str) -> Result<(), Error> {
     // SAFETY: `at` is the start of the control area, outside everything
     // else and large enough for the blob.
     let copy = unsafe { core::slice::from_raw_parts_mut(at as *mut u8, blob.len()) };
     copy.copy_from_slice(blob);
     let (offsets, bootargs): (Vec<usize>, Option<usize>) = {
-        let f = Fdt::new(copy).unwrap_or_else(|e| bad(format_args!("DTB copy: {e}")));
+        let f = Fdt::new(copy).map_err(|e| Error::input(format_args!("DTB copy: {e}")))?;
         let chosen = f.find("/chosen");
         let prop = |name: &str| chosen.and_then(|c| f.prop(c, name)).map(|p| p.blob_offset);
         (
@@ -114,31 +113,32 @@ fn hand_on_dtb(blob: &[u8], at: u64, foreign: &str) {
         )
     };
     for off in offsets {
-        fdt::nop_property(copy, off).unwrap_or_else(|e| bad(format_args!("DTB copy: {e}")));
+        fdt::nop_property(copy, off).map_err(|e| Error::input(format_args!("DTB copy: {e}")))?;
     }
     // The next stage gets only the words the stage did not own.
     if let Some(off) = bootargs {
         fdt::shrink_string_property(copy, off, foreign)
-            .unwrap_or_else(|e| bad(format_args!("DTB copy bootargs: {e}")));
+            .map_err(|e| Error::input(format_args!("DTB copy bootargs: {e}")))?;
     }
+    Ok(())
 }
 
 /// Relocates the payload and jumps to it. Never returns.
-pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
+pub fn boot(w: &World<'_>, blob: &[u8]) -> Result<Infallible, Error> {
     let strategy = w.args.strategy.unwrap_or(Strategy::IndList);
     if strategy == Strategy::Legacy {
-        bad(format_args!(
-            "strategy=legacy is a benchmark baseline (MMU off); boot with ind-list or contiguous"
+        return Err(Error::input(
+            "strategy=legacy is a benchmark baseline (MMU off); boot with ind-list or contiguous",
         ));
     }
     let kernel = w.args.copy.unwrap_or(CopyKernel::CopyPage);
     if blob.len() as u64 > SZ_2M {
-        bad(format_args!(
+        return Err(Error::input(format_args!(
             "DTB of {} bytes: Linux takes at most 2 MiB (arm64 booting.rst)",
             blob.len()
-        ));
+        )));
     }
-    let (seg, header) = payload_segment(w);
+    let (seg, header) = payload_segment(w)?;
     let segments = [seg];
     // Control area, reserved with the tables before the sources are
     // scattered: the DTB copy at a 2 MiB boundary (so it cannot straddle
@@ -150,17 +150,17 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
     let vectors_len = region::align_up(vectors.len() as u64, SZ_4K).unwrap_or(u64::MAX);
     let code_len = region::align_up(code.len() as u64, SZ_4K).unwrap_or(u64::MAX);
     let runs_len = (segments.len() * core::mem::size_of::<CopyRun>()) as u64;
-    let wl = relocation::prepare(
+    let wl = workload::prepare(
         w,
         &segments,
         strategy == Strategy::Contiguous,
         Purpose::Boot,
         dtb_len + vectors_len + code_len + runs_len,
-    );
+    )?;
     let runs: &[CopyRun] = match (strategy, &wl.contig) {
         (Strategy::Contiguous, Some((_, runs))) => runs,
         (Strategy::Contiguous, None) => {
-            bad(format_args!("strategy=contiguous needs the 4k granule"))
+            return Err(Error::input("strategy=contiguous needs the 4k granule"));
         }
         _ => &[],
     };
@@ -170,7 +170,7 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
     let code_at = vectors_at + vectors_len;
     let runs_at = code_at + code_len;
 
-    hand_on_dtb(blob, dtb_at, &w.foreign.join(" "));
+    hand_on_dtb(blob, dtb_at, &w.foreign.join(" "))?;
     // SAFETY: control-area addresses, outside every other range in use.
     unsafe {
         core::ptr::copy_nonoverlapping(vectors.as_ptr(), vectors_at as *mut u8, vectors.len());
@@ -212,8 +212,8 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
         Strategy::IndList | Strategy::Legacy => copy::Input::List(wl.head),
         Strategy::Contiguous => {
             let map = &wl.contig.as_ref().expect("checked above").0;
-            relocation::switch(w, &wl, Some(map));
-            relocation::verify_live(w, map, "contiguous map");
+            workload::switch(w, &wl, Some(map));
+            workload::verify_live(w, map, "contiguous map")?;
             // SAFETY: the runs were copied to the control area above.
             copy::Input::Runs(unsafe {
                 core::slice::from_raw_parts(runs_at as *const CopyRun, runs.len())

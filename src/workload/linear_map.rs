@@ -9,8 +9,10 @@ use mmu_reloc::mmu::{self, BuiltMap, Machine, Mapping, MemKind, Policy, Regime};
 use mmu_reloc::record::Record;
 use mmu_reloc::region::Region;
 
-use super::{EXIT_INPUT, EXIT_VERIFY, World, fail};
-use crate::arch::{self, mem::IdentityMem, mmu as hw};
+use mmu_reloc::exit::Error;
+
+use super::{World, timed};
+use crate::arch::{mem::IdentityMem, mmu as hw};
 use crate::board::console::Console;
 use crate::println;
 
@@ -54,37 +56,47 @@ pub fn identity_mappings(w: &World<'_>) -> Vec<Mapping> {
     Mapping::identity(&ram, &devices)
 }
 
-/// Builds `mappings` with tables outside `forbidden`; errors end the run.
-pub fn build(w: &World<'_>, mappings: &[Mapping], forbidden: &[Region]) -> (BuiltMap, u64) {
+/// Builds `mappings` with tables outside `forbidden`; returns the map and
+/// the nanoseconds the build took.
+pub fn build(
+    w: &World<'_>,
+    mappings: &[Mapping],
+    forbidden: &[Region],
+) -> Result<(BuiltMap, u64), Error> {
     let machine = Machine::from_cpu(&w.cpu, regime(w.el));
-    let t0 = arch::counter();
-    let map = mmu::build(
-        &mut IdentityMem,
-        mappings,
-        &policy(w),
-        &machine,
-        &w.platform.ram,
-        forbidden,
-    )
-    .unwrap_or_else(|e| fail(EXIT_INPUT, format_args!("page tables: {e}")));
-    let ns = arch::ticks_to_ns(arch::counter() - t0);
-    (map, ns)
+    let (map, ns) = timed(|| {
+        mmu::build(
+            &mut IdentityMem,
+            mappings,
+            &policy(w),
+            &machine,
+            &w.platform.ram,
+            forbidden,
+        )
+    });
+    Ok((map?, ns))
 }
 
 /// Turns the MMU on under `map` (the MMU must be off), checks it with `AT`
 /// and reports it; a wrong translation ends the run.
-pub fn enable_verified(w: &World<'_>, map: &BuiltMap, forbidden: &[Region], build_ns: u64) {
+pub fn enable_verified(
+    w: &World<'_>,
+    map: &BuiltMap,
+    forbidden: &[Region],
+    build_ns: u64,
+) -> Result<(), Error> {
     // SAFETY: the MMU is off; every map the stage builds identity-maps all
     // RAM (which holds the stage) and the console.
     unsafe { hw::enable(w.el, map, &written_while_off(w, map)) };
     let v = verify(w.el, map, w.args.seed);
     report(map, forbidden, build_ns, &v, "linear");
     if v.failures != 0 {
-        fail(
-            EXIT_VERIFY,
-            format_args!("linear map: {} of {} AT checks wrong", v.failures, v.probes),
-        );
+        return Err(Error::verify(format_args!(
+            "linear map: {} of {} AT checks wrong",
+            v.failures, v.probes
+        )));
     }
+    Ok(())
 }
 
 /// Ranges written with the caches off that are read with them on.
