@@ -5,7 +5,7 @@
 
 use alloc::vec::Vec;
 
-use mmu_reloc::bootargs::{CopyKernel, OnOff, Strategy};
+use mmu_reloc::bootargs::{CopyKernel, OnOff, SegArg, Strategy};
 use mmu_reloc::cpu::Granule;
 use mmu_reloc::exit::Error;
 use mmu_reloc::record::Record;
@@ -136,7 +136,7 @@ fn explicit_segments(w: &World<'_>) -> Result<Vec<Segment>, Error> {
         .segs
         .iter()
         .enumerate()
-        .map(|(i, &(base, size))| {
+        .map(|(i, &SegArg { base, size })| {
             let dest = region::align_up(size, SZ_4K)
                 .and_then(|len| Region::from_len(base, len))
                 .ok_or_else(|| {
