@@ -123,78 +123,117 @@ fn hand_on_dtb(blob: &[u8], at: u64, foreign: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Relocates the payload and jumps to it. Never returns.
-pub fn boot(w: &World<'_>, blob: &[u8]) -> Result<Infallible, Error> {
+/// The control area's layout: the DTB copy at its 2 MiB-aligned start (so
+/// it cannot straddle a 2 MiB boundary, as arm64 booting.rst wants), the
+/// park vectors (2 KiB aligned), the routine, its runs (one per segment).
+/// Each piece starts on a 4 KiB boundary.
+#[derive(Clone, Copy)]
+struct ControlLayout {
+    dtb_len: u64,
+    vectors_len: u64,
+    code_len: u64,
+    runs_len: u64,
+}
+
+/// Physical addresses of the pieces once the area is placed.
+struct ControlArea {
+    dtb_at: u64,
+    vectors_at: u64,
+    code_at: u64,
+    runs_at: u64,
+    /// The part in use, `[dtb_at, runs_at + runs_len)`.
+    used: Region,
+}
+
+impl ControlLayout {
+    fn new(blob: &[u8], vectors: &[u8], code: &[u8], runs: usize) -> Self {
+        let page = |len: usize| region::align_up(len as u64, SZ_4K).unwrap_or(u64::MAX);
+        ControlLayout {
+            dtb_len: page(blob.len()),
+            vectors_len: page(vectors.len()),
+            code_len: page(code.len()),
+            runs_len: (runs * core::mem::size_of::<CopyRun>()) as u64,
+        }
+    }
+
+    fn bytes(&self) -> u64 {
+        self.dtb_len + self.vectors_len + self.code_len + self.runs_len
+    }
+
+    fn place(&self, start: u64) -> ControlArea {
+        let vectors_at = start + self.dtb_len;
+        let code_at = vectors_at + self.vectors_len;
+        let runs_at = code_at + self.code_len;
+        ControlArea {
+            dtb_at: start,
+            vectors_at,
+            code_at,
+            runs_at,
+            used: Region::new(start, runs_at + self.runs_len),
+        }
+    }
+}
+
+/// The strategy and copy kernel `mode=boot` uses, and the DTB limit.
+fn check_boot_args(w: &World<'_>, blob: &[u8]) -> Result<(Strategy, CopyKernel), Error> {
     let strategy = w.args.strategy.unwrap_or(Strategy::IndList);
     if strategy == Strategy::Legacy {
         return Err(Error::input(
             "strategy=legacy is a benchmark baseline (MMU off); boot with ind-list or contiguous",
         ));
     }
-    let kernel = w.args.copy.unwrap_or(CopyKernel::CopyPage);
     if blob.len() as u64 > SZ_2M {
         return Err(Error::input(format_args!(
             "DTB of {} bytes: Linux takes at most 2 MiB (arm64 booting.rst)",
             blob.len()
         )));
     }
-    let (seg, header) = payload_segment(w)?;
-    let segments = [seg];
-    // Control area, reserved with the tables before the sources are
-    // scattered: the DTB copy at a 2 MiB boundary (so it cannot straddle
-    // one, as arm64 booting.rst wants), the park vectors (2 KiB aligned),
-    // the routine, its runs (one per segment).
-    let code = copy::handoff_code(strategy, kernel);
+    Ok((strategy, w.args.copy.unwrap_or(CopyKernel::CopyPage)))
+}
+
+/// Fills the control area: the DTB handed on, the park vectors, the
+/// routine and its runs, cleaned to the PoC (the next stage runs with the
+/// MMU off) and made visible to instruction fetch (the routine keeps
+/// fetching from there after the MMU goes off).
+fn fill_control(
+    w: &World<'_>,
+    blob: &[u8],
+    c: &ControlArea,
+    code: &[u8],
+    runs: &[CopyRun],
+) -> Result<(), Error> {
     let vectors = copy::park_vectors();
-    let dtb_len = region::align_up(blob.len() as u64, SZ_4K).unwrap_or(u64::MAX);
-    let vectors_len = region::align_up(vectors.len() as u64, SZ_4K).unwrap_or(u64::MAX);
-    let code_len = region::align_up(code.len() as u64, SZ_4K).unwrap_or(u64::MAX);
-    let runs_len = (segments.len() * core::mem::size_of::<CopyRun>()) as u64;
-    let wl = workload::prepare(
-        w,
-        &segments,
-        strategy == Strategy::Contiguous,
-        Purpose::Boot,
-        dtb_len + vectors_len + code_len + runs_len,
-    )?;
-    let runs: &[CopyRun] = match (strategy, &wl.contig) {
-        (Strategy::Contiguous, Some((_, runs))) => runs,
-        (Strategy::Contiguous, None) => {
-            return Err(Error::input("strategy=contiguous needs the 4k granule"));
-        }
-        _ => &[],
-    };
-    let control = wl.control;
-    let dtb_at = control.start;
-    let vectors_at = dtb_at + dtb_len;
-    let code_at = vectors_at + vectors_len;
-    let runs_at = code_at + code_len;
-
-    hand_on_dtb(blob, dtb_at, &w.foreign.join(" "))?;
-    // SAFETY: control-area addresses, outside every other range in use.
+    hand_on_dtb(blob, c.dtb_at, &w.foreign.join(" "))?;
+    // SAFETY: control-area addresses, outside every other range in use,
+    // sized for these pieces by `ControlLayout`.
     unsafe {
-        core::ptr::copy_nonoverlapping(vectors.as_ptr(), vectors_at as *mut u8, vectors.len());
-        core::ptr::copy_nonoverlapping(code.as_ptr(), code_at as *mut u8, code.len());
-        core::ptr::copy_nonoverlapping(runs.as_ptr(), runs_at as *mut CopyRun, runs.len());
+        core::ptr::copy_nonoverlapping(vectors.as_ptr(), c.vectors_at as *mut u8, vectors.len());
+        core::ptr::copy_nonoverlapping(code.as_ptr(), c.code_at as *mut u8, code.len());
+        core::ptr::copy_nonoverlapping(runs.as_ptr(), c.runs_at as *mut CopyRun, runs.len());
     }
-    let control_used = Region::new(control.start, runs_at + runs_len);
-    // In memory for the next stage (MMU off) and for the routine itself,
-    // which keeps fetching from the control page after the MMU goes off.
-    hw::clean_inval(control_used);
-    hw::sync_icache(Region::new(vectors_at, code_at + code.len() as u64));
+    hw::clean_inval(c.used);
+    hw::sync_icache(Region::new(c.vectors_at, c.code_at + code.len() as u64));
+    Ok(())
+}
 
+/// The human line and the `handoff` record.
+fn report(
+    w: &World<'_>,
+    (strategy, kernel): (Strategy, CopyKernel),
+    seg: &Segment,
+    image: bool,
+    c: &ControlArea,
+) {
     let entry = seg.dest.start;
     println!(
-        "handoff: {} ({}) {} bytes -> {}, entry {entry:#x}, DTB {dtb_at:#x}, control {control_used}{}",
+        "handoff: {} ({}) {} bytes -> {}, entry {entry:#x}, DTB {:#x}, control {}{}",
         strategy.name(),
         kernel.name(),
         seg.src.len(),
         seg.dest,
-        if header.is_some() {
-            ", arm64 Image"
-        } else {
-            ""
-        }
+        c.dtb_at,
+        c.used,
+        if image { ", arm64 Image" } else { "" }
     );
     Record::new(&mut Console, "handoff")
         .str("strategy", strategy.name())
@@ -202,30 +241,51 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> Result<Infallible, Error> {
         .u64("bytes", seg.src.len())
         .regions("dest", &[seg.dest])
         .hex("entry", entry)
-        .hex("dtb", dtb_at)
-        .regions("control", &[control_used])
-        .bool("image", header.is_some())
+        .hex("dtb", c.dtb_at)
+        .regions("control", &[c.used])
+        .bool("image", image)
         .u64("el", w.el as u64)
         .end();
+}
 
-    let input = match strategy {
-        Strategy::IndList | Strategy::Legacy => copy::Input::List(wl.head),
-        Strategy::Contiguous => {
-            let map = &wl.contig.as_ref().expect("checked above").0;
-            workload::switch(w, &wl, Some(map));
-            workload::verify_live(w, map, "contiguous map")?;
-            // SAFETY: the runs were copied to the control area above.
+/// Relocates the payload and jumps to it. Returns only with an error.
+pub fn boot(w: &World<'_>, blob: &[u8]) -> Result<Infallible, Error> {
+    let (strategy, kernel) = check_boot_args(w, blob)?;
+    let (seg, header) = payload_segment(w)?;
+    let segments = [seg];
+    // The control area is reserved with the tables, before the sources
+    // are scattered.
+    let code = copy::handoff_code(strategy, kernel);
+    let layout = ControlLayout::new(blob, copy::park_vectors(), code, segments.len());
+    let contiguous = strategy == Strategy::Contiguous;
+    let wl = workload::prepare(w, &segments, contiguous, Purpose::Boot, layout.bytes())?;
+    let contig = match (contiguous, &wl.contig) {
+        (true, None) => return Err(Error::input("strategy=contiguous needs the 4k granule")),
+        (true, Some(c)) => Some(c),
+        (false, _) => None,
+    };
+    let runs: &[CopyRun] = contig.map_or(&[], |c| &c.runs);
+    let c = layout.place(wl.control.start);
+    fill_control(w, blob, &c, code, runs)?;
+    report(w, (strategy, kernel), &seg, header.is_some(), &c);
+
+    let input = match contig {
+        None => copy::Input::List(wl.head),
+        Some(cm) => {
+            workload::switch(w, &wl, Some(&cm.map));
+            workload::verify_live(w, &cm.map, "contiguous map")?;
+            // SAFETY: `fill_control` copied the runs to `runs_at`.
             copy::Input::Runs(unsafe {
-                core::slice::from_raw_parts(runs_at as *const CopyRun, runs.len())
+                core::slice::from_raw_parts(c.runs_at as *const CopyRun, runs.len())
             })
         }
     };
     // From here the stage's own memory may be overwritten: exceptions go
     // to the park vectors in the control area (semihosting exit 3, else a
     // wait loop), not into the stage.
-    arch::set_vbar(vectors_at);
+    arch::set_vbar(c.vectors_at);
     // SAFETY: the routine, its runs, the list, the sources, the tables and
     // the DTB copy all lie outside the destination (the plan and the
     // control-area placement ensured it); the live map reaches them all.
-    unsafe { copy::handoff(code_at, input, wl.line, dtb_at, entry) }
+    unsafe { copy::handoff(c.code_at, input, wl.line, c.dtb_at, seg.dest.start) }
 }

@@ -11,6 +11,7 @@ pub mod bootargs;
 pub mod cpu;
 pub mod exit;
 pub mod fdt;
+pub mod matrix;
 pub mod mmu;
 pub mod physmem;
 pub mod platform;

@@ -5,63 +5,19 @@
 
 use alloc::vec::Vec;
 
-use mmu_reloc::bootargs::{CopyKernel, OnOff, SegArg, Strategy};
-use mmu_reloc::cpu::Granule;
+use alloc::string::String;
+
+use mmu_reloc::bootargs::{SegArg, Strategy};
 use mmu_reloc::exit::Error;
+use mmu_reloc::matrix::{self, Config};
 use mmu_reloc::record::Record;
-use mmu_reloc::region::{self, Region, SZ_4K};
+use mmu_reloc::region::{self, Region, SZ_4K, SizeName};
 use mmu_reloc::relocate::{self, Environment, Segment, SegmentSource};
 use mmu_reloc::stats;
 
 use crate::board::console::Console;
 use crate::println;
-use crate::workload::{self, Config, World};
-
-/// The configurations a benchmark runs, from bootargs: with `leaves=`, the
-/// ind-list MMU-on runs go once per largest-leaf policy instead.
-fn configs(w: &World<'_>) -> Vec<Config> {
-    let strategies: &[Strategy] = match w.args.strategy {
-        Some(Strategy::IndList) => &[Strategy::IndList],
-        Some(Strategy::Contiguous) => &[Strategy::Contiguous],
-        Some(Strategy::Legacy) => &[Strategy::Legacy],
-        None => &[Strategy::IndList, Strategy::Contiguous, Strategy::Legacy],
-    };
-    let kernels: &[CopyKernel] = match w.args.copy {
-        Some(CopyKernel::CopyPage) => &[CopyKernel::CopyPage],
-        Some(CopyKernel::LdpQ) => &[CopyKernel::LdpQ],
-        None => &CopyKernel::ALL,
-    };
-    let mmu: &[bool] = match w.args.mmu {
-        OnOff::On => &[true],
-        OnOff::Off => &[false],
-        OnOff::Both => &[true, false],
-    };
-    let sweeps: Vec<Option<usize>> = if w.args.leaves.is_empty() {
-        alloc::vec![None]
-    } else {
-        (0..w.args.leaves.len()).map(Some).collect()
-    };
-    let mut out = Vec::new();
-    for &mmu in mmu {
-        for &strategy in strategies {
-            if strategy == Strategy::Legacy && mmu {
-                continue; // Linux only ever ran it with the MMU off
-            }
-            for &kernel in kernels {
-                let swept = strategy == Strategy::IndList && mmu;
-                for &sweep in if swept { &sweeps[..] } else { &[None][..] } {
-                    out.push(Config {
-                        strategy,
-                        kernel,
-                        mmu,
-                        sweep,
-                    });
-                }
-            }
-        }
-    }
-    out
-}
+use crate::workload::{self, MapShape, World};
 
 /// `mode=bench`: a synthetic payload relocated by every configuration,
 /// trials interleaved (each trial runs every configuration once, so drift
@@ -81,7 +37,7 @@ pub fn run(w: &World<'_>) -> Result<(), Error> {
     } else {
         explicit_segments(w)?
     };
-    let configs = configs(w);
+    let configs = matrix::configs(&w.args);
     let want_contig = configs
         .iter()
         .any(|c| c.strategy == Strategy::Contiguous && c.mmu);
@@ -159,17 +115,18 @@ fn explicit_segments(w: &World<'_>) -> Result<Vec<Segment>, Error> {
 /// `summary` record are printed.
 struct Row {
     config: Config,
-    /// Granule, largest leaf and table bytes of the map (None: MMU off).
-    map: Option<(Granule, u64, u64)>,
+    /// The map the copies ran under (None: MMU off).
+    map: Option<MapShape>,
     ns: stats::Summary,
     cycles_per_page: Option<u64>,
     insns_per_page: Option<u64>,
 }
 
-fn summary(configs: &[Config], samples: &[Vec<workload::Outcome>], bytes: u64) {
+/// Per-configuration statistics over its trials.
+fn rows(configs: &[Config], samples: &[Vec<workload::Outcome>], bytes: u64) -> Vec<Row> {
     let pages = (bytes / SZ_4K).max(1);
     let per_page = |v: &[u64]| stats::summarize(v).map(|s| s.median / pages);
-    let rows: Vec<Row> = configs
+    configs
         .iter()
         .zip(samples)
         .filter_map(|(c, outs)| {
@@ -184,25 +141,16 @@ fn summary(configs: &[Config], samples: &[Vec<workload::Outcome>], bytes: u64) {
                 insns_per_page: per_page(&insns),
             })
         })
-        .collect();
-    // The baseline: Linux <= 5.12's loop (legacy, copy_page, MMU off), or
-    // the list walk with the MMU off when legacy did not run.
-    let baseline = [Strategy::Legacy, Strategy::IndList]
-        .iter()
-        .find_map(|s| {
-            rows.iter().find(|r| {
-                let c = r.config;
-                (c.strategy, c.kernel, c.mmu) == (*s, CopyKernel::CopyPage, false)
-            })
-        })
-        .map(|r| (r.config.strategy, r.ns.median));
-    let fmt_opt =
-        |v: Option<u64>| v.map_or(alloc::string::String::from("-"), |v| alloc::format!("{v}"));
+        .collect()
+}
 
+/// The human table, one line per row; `vs base` against `baseline`.
+fn print_table(rows: &[Row], baseline: Option<&Row>, bytes: u64) {
+    let fmt_opt = |v: Option<u64>| v.map_or(String::from("-"), |v| alloc::format!("{v}"));
     // "off", or the live map's granule and largest leaf, e.g. "4k/1G".
-    let map_label = |m: Option<(Granule, u64, u64)>| match m {
-        None => alloc::string::String::from("off"),
-        Some((g, leaf, _)) => alloc::format!("{}/{}", g.name(), size_name(leaf)),
+    let map_label = |m: Option<MapShape>| match m {
+        None => String::from("off"),
+        Some(m) => alloc::format!("{}/{}", m.granule.name(), SizeName(m.leaf)),
     };
     println!();
     println!(
@@ -218,12 +166,12 @@ fn summary(configs: &[Config], samples: &[Vec<workload::Outcome>], bytes: u64) {
         "cycles/page",
         "insns/page"
     );
-    for r in &rows {
+    for r in rows {
         let Config {
             strategy, kernel, ..
         } = r.config;
-        let speedup = baseline.map_or(alloc::string::String::from("-"), |(_, b)| {
-            alloc::format!("{:.2}x", b as f64 / r.ns.median.max(1) as f64)
+        let speedup = baseline.map_or(String::from("-"), |b| {
+            alloc::format!("{:.2}x", b.ns.median as f64 / r.ns.median.max(1) as f64)
         });
         println!(
             "{:<11} {:<9} {:<8} {:>6} {:>10.3} {:>10.3} {:>9.1} {:>8} {:>12} {:>10}  {}",
@@ -241,10 +189,14 @@ fn summary(configs: &[Config], samples: &[Vec<workload::Outcome>], bytes: u64) {
             "yes"
         );
     }
-    if let Some((s, _)) = baseline {
+}
+
+/// Footnotes: what `vs base` means and how far QEMU's times can be trusted.
+fn print_notes(rows: &[Row], baseline: Option<&Row>) {
+    if let Some(b) = baseline {
         println!(
             "vs base: median time of {}/copy_page/MMU off over this row's.",
-            s.name()
+            b.config.strategy.name()
         );
     }
     if rows.iter().all(|r| r.insns_per_page.is_none()) {
@@ -261,41 +213,44 @@ fn summary(configs: &[Config], samples: &[Vec<workload::Outcome>], bytes: u64) {
     println!(
         "QEMU models no caches or TLBs: MMU on/off differences seen on silicon do not show here."
     );
-    for r in &rows {
-        let Config {
-            strategy,
-            kernel,
-            mmu,
-            ..
-        } = r.config;
-        Record::new(&mut Console, "summary")
-            .str("strategy", strategy.name())
-            .str("copy", kernel.name())
-            .bool("mmu", mmu)
-            .opt_str("granule", r.map.map(|m| m.0.name()))
-            .opt_u64("leaf", r.map.map(|m| m.1))
-            .opt_u64("table_bytes", r.map.map(|m| m.2))
-            .u64("trials", r.ns.n as u64)
-            .u64("bytes", bytes)
-            .u64("median_ns", r.ns.median)
-            .u64("min_ns", r.ns.min)
-            .u64("max_ns", r.ns.max)
-            .f64("stddev_ns", r.ns.stddev)
-            .f64("mib_per_s", stats::mib_per_s(bytes, r.ns.median))
-            .opt_u64("cycles_per_page", r.cycles_per_page)
-            .opt_u64("insns_per_page", r.insns_per_page)
-            .bool("verified", true)
-            .end();
-    }
 }
 
-/// 4096 -> "4K", 2 MiB -> "2M", 1 GiB -> "1G".
-fn size_name(bytes: u64) -> alloc::string::String {
-    const UNITS: [(u32, &str); 4] = [(40, "T"), (30, "G"), (20, "M"), (10, "K")];
-    for (shift, unit) in UNITS {
-        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
-            return alloc::format!("{}{unit}", bytes >> shift);
-        }
+/// The `summary` record of one row.
+fn summary_record(r: &Row, bytes: u64) {
+    let Config {
+        strategy,
+        kernel,
+        mmu,
+        ..
+    } = r.config;
+    Record::new(&mut Console, "summary")
+        .str("strategy", strategy.name())
+        .str("copy", kernel.name())
+        .bool("mmu", mmu)
+        .opt_str("granule", r.map.map(|m| m.granule.name()))
+        .opt_u64("leaf", r.map.map(|m| m.leaf))
+        .opt_u64("table_bytes", r.map.map(|m| m.table_bytes))
+        .u64("trials", r.ns.n as u64)
+        .u64("bytes", bytes)
+        .u64("median_ns", r.ns.median)
+        .u64("min_ns", r.ns.min)
+        .u64("max_ns", r.ns.max)
+        .f64("stddev_ns", r.ns.stddev)
+        .f64("mib_per_s", stats::mib_per_s(bytes, r.ns.median))
+        .opt_u64("cycles_per_page", r.cycles_per_page)
+        .opt_u64("insns_per_page", r.insns_per_page)
+        .bool("verified", true)
+        .end();
+}
+
+/// The human table and the `summary` records, from the same rows.
+fn summary(configs: &[Config], samples: &[Vec<workload::Outcome>], bytes: u64) {
+    let rows = rows(configs, samples, bytes);
+    let row_configs: Vec<Config> = rows.iter().map(|r| r.config).collect();
+    let baseline = matrix::baseline(&row_configs).map(|i| &rows[i]);
+    print_table(&rows, baseline, bytes);
+    print_notes(&rows, baseline);
+    for r in &rows {
+        summary_record(r, bytes);
     }
-    alloc::format!("{bytes}")
 }

@@ -655,3 +655,38 @@ proptest! {
         check(&case)?;
     }
 }
+
+proptest! {
+    /// The contiguous strategy's table reservation bounds what its window
+    /// really adds, for any page count and any scatter of the sources.
+    #[test]
+    fn window_budget_bounds_the_real_table_count(
+        pages in 1u64..3000,
+        seed in any::<u64>(),
+        ram_gib in 1u64..8,
+    ) {
+        let ram = Region::new(0x4000_0000, 0x4000_0000 + ram_gib * SZ_1G);
+        let identity = Mapping::identity(&[ram], &[Region::new(0x0900_0000, 0x0900_1000)]);
+        let p = policy(Granule::K4, None, true);
+        let m = machine(Regime::El1);
+        // Scattered, distinct source pages, as the planner shuffles them.
+        let frames = ram.len() / SZ_4K;
+        let mut x = seed | 1;
+        let mut src: Vec<u64> = (0..pages)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                ram.start + ((x % (frames / pages)) * pages + i) * SZ_4K
+            })
+            .collect();
+        src.dedup();
+        let window = crate::region::align_up(ram.end, SZ_1G).unwrap();
+        let mut with_window = identity.clone();
+        with_window.extend(Mapping::pages(window, &src, SZ_4K, MemKind::Normal));
+        let added = count_tables(&with_window, &p, &m).unwrap() - count_tables(&identity, &p, &m).unwrap();
+        // One L3 per 2 MiB of window at least: the count is real.
+        prop_assert!(added as u64 >= pages.div_ceil(512), "{added}");
+        prop_assert!(added as u64 <= window_tables_max(pages), "{added} > {}", window_tables_max(pages));
+    }
+}

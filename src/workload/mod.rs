@@ -22,6 +22,7 @@ use mmu_reloc::relocate::{
 use mmu_reloc::bootargs::BootArgs;
 use mmu_reloc::cpu::CpuInfo;
 use mmu_reloc::exit::Error;
+use mmu_reloc::matrix::Config;
 use mmu_reloc::platform::Platform;
 
 use crate::arch::{copy, mem::IdentityMem, mmu as hw};
@@ -63,7 +64,7 @@ pub struct Workload {
     /// mappings, for the ind-list MMU-on sweep.
     pub sweep: Vec<BuiltMap>,
     /// The map with the sources laid out contiguously, and its runs.
-    pub contig: Option<(BuiltMap, Vec<CopyRun>)>,
+    pub contig: Option<ContigMap>,
     /// One run per source page, for the contiguous loop with the MMU off
     /// (without a map the sources are not contiguous).
     pub page_runs: Vec<CopyRun>,
@@ -106,38 +107,33 @@ pub enum Purpose {
     Boot,
 }
 
-/// Prepares `segments`; the MMU is off on entry and on (linear map) on
-/// return.
-///
-/// `control_bytes` (for `Purpose::Boot`) reserves a 2 MiB-aligned control
-/// area below the tables, outside every destination, source and list page.
-pub fn prepare(
-    w: &World<'_>,
-    segments: &[Segment],
-    want_contig: bool,
-    purpose: Purpose,
-    control_bytes: u64,
-) -> Result<Workload, Error> {
+/// The maps a workload needs, and the table bytes reserved for them.
+struct MapPlan {
+    machine: Machine,
+    policy: Policy,
+    identity: Vec<Mapping>,
+    /// `leaves=`: one more linear map per largest-leaf policy.
+    sweep: Vec<Policy>,
+    /// The contiguous map's policy (4k granule), when one is wanted.
+    contig: Option<Policy>,
+    table_bytes: u64,
+}
+
+/// Table bytes: the linear maps exactly; the contiguous map at most its
+/// identity part plus what its window of `pages` can add.
+fn plan_maps(w: &World<'_>, pages: u64, want_contig: bool) -> Result<MapPlan, Error> {
     let machine = Machine::from_cpu(&w.cpu, linear_map::regime(w.el));
     let policy = linear_map::policy(w);
     let identity = linear_map::identity_mappings(w);
-    let pages = segments.iter().map(|s| s.pages()).sum::<u64>();
-
-    // Table bytes: the linear map exactly; the contiguous map at most its
-    // identity part plus one L3 table per 512 pages and their parents.
-    let linear_bytes =
-        mmu::count_tables(&identity, &policy, &machine)? as u64 * policy.granule.bytes();
-    let contig_policy = if want_contig { contig_policy(w) } else { None };
-    let contig_bytes = match &contig_policy {
-        Some(p) => {
-            let ident = mmu::count_tables(&identity, p, &machine)? as u64;
-            (ident + pages.div_ceil(512) + pages.div_ceil(512 * 512) + 4) * SZ_4K
-        }
-        None => 0,
+    let bytes = |p: &Policy| -> Result<u64, Error> {
+        Ok(mmu::count_tables(&identity, p, &machine)? as u64 * p.granule.bytes())
     };
-    // `leaves=`: more linear maps, one per largest-leaf policy, for the
-    // ind-list MMU-on sweep.
-    let sweep_policies: Vec<Policy> = w
+    let mut table_bytes = bytes(&policy)?;
+    let contig = if want_contig { contig_policy(w) } else { None };
+    if let Some(p) = &contig {
+        table_bytes += bytes(p)? + mmu::window_tables_max(pages) * SZ_4K;
+    }
+    let sweep: Vec<Policy> = w
         .args
         .leaves
         .iter()
@@ -146,27 +142,22 @@ pub fn prepare(
             ..policy
         })
         .collect();
-    let mut sweep_bytes = 0;
-    for p in &sweep_policies {
-        sweep_bytes += mmu::count_tables(&identity, p, &machine)? as u64 * p.granule.bytes();
+    for p in &sweep {
+        table_bytes += bytes(p)?;
     }
-    let table_bytes = linear_bytes + contig_bytes + sweep_bytes;
-
-    let (stage, dtb) = match purpose {
-        Purpose::Bench => (alloc::vec![w.stage], w.dtb),
-        Purpose::Boot => (Vec::new(), Region::default()),
-    };
-    let env = Environment {
-        ram: w.platform.ram.clone(),
-        reserved: w.platform.reserved.clone(),
-        dtb,
-        stage,
+    Ok(MapPlan {
+        machine,
+        policy,
+        identity,
+        sweep,
+        contig,
         table_bytes,
-    };
-    let validated = relocate::validate(&env, segments)?;
+    })
+}
 
-    // Tables first, top-down, outside the stage, the DTB, reserved memory,
-    // every destination (with its guards) and every in-memory source.
+/// What no table may occupy: the stage, the DTB, reserved memory, every
+/// destination with its guards and every in-memory source.
+fn keep_out(w: &World<'_>, segments: &[Segment]) -> Vec<Region> {
     let mut keep_out = linear_map::forbidden(w, &[]);
     for s in segments {
         keep_out.extend(s.dest.grow_to(SZ_4K).and_then(|d| {
@@ -180,24 +171,46 @@ pub fn prepare(
         }
     }
     region::normalize(&mut keep_out);
+    keep_out
+}
+
+/// The area carved top-down for the control area (2 MiB aligned, when
+/// asked for) and the tables above it.
+struct Reserved {
+    area: Region,
+    control: Region,
+    tables: Region,
+}
+
+fn reserve(
+    w: &World<'_>,
+    keep_out: &[Region],
+    control_bytes: u64,
+    table_bytes: u64,
+) -> Result<Reserved, Error> {
     let control_len = region::align_up(control_bytes, Granule::K64.bytes()).unwrap_or(u64::MAX);
     let align = if control_len > 0 {
         SZ_2M
     } else {
         Granule::K64.bytes()
     };
-    let area = mmu::place_tables(control_len + table_bytes, align, &w.platform.ram, &keep_out)?;
+    let area = mmu::place_tables(control_len + table_bytes, align, &w.platform.ram, keep_out)?;
     let control = Region::new(area.start, area.start + control_len);
-    let tables = Region::new(control.end, area.end);
+    Ok(Reserved {
+        area,
+        control,
+        tables: Region::new(control.end, area.end),
+    })
+}
 
-    let plan = validated.plan(&PlanOptions {
-        forbidden: alloc::vec![w.stage, w.dtb],
-        table: Some(area),
-        guard_len: GUARD_BYTES,
-        order: Order::Shuffled { seed: w.args.seed },
-    })?;
-
-    // Everything the workload touches; a table must stay clear of all of it.
+/// Everything the workload touches (destinations, sources, list pages,
+/// guards, the reserved area); no table may overlap any of it.
+fn touched(
+    segments: &[Segment],
+    plan: &Plan,
+    keep_out: &[Region],
+    r: &Reserved,
+) -> Result<Vec<Region>, Error> {
     let mut touched: Vec<Region> = segments.iter().map(|s| s.dest).collect();
     touched.extend(
         plan.sources()
@@ -207,50 +220,160 @@ pub fn prepare(
     );
     touched.extend_from_slice(plan.guards());
     region::normalize(&mut touched);
-    if let Some(r) = touched
+    if let Some(o) = touched
         .iter()
-        .chain(&keep_out)
-        .find(|r| r.overlaps(&tables))
+        .chain(keep_out)
+        .find(|o| o.overlaps(&r.tables))
     {
         return Err(Error::verify(format_args!(
-            "page-table area {tables} overlaps {r}"
+            "page-table area {} overlaps {o}",
+            r.tables
         )));
     }
-    touched.push(area);
+    touched.push(r.area);
     region::normalize(&mut touched);
-    // What the tables were kept out of, for the map records.
-    let forbidden = keep_out;
+    Ok(touched)
+}
 
-    log::debug!(
-        "plan: {} segments, {} source pages (shuffled, seed {}), {} list pages, tables {tables}, control {control}",
-        segments.len(),
-        plan.sources().len(),
-        w.args.seed,
-        plan.list_pages().len()
-    );
-    let (linear, linear_ns) = timed(|| {
+/// Builds the linear map, turns the MMU on under it (checked with `AT`),
+/// then builds the `leaves=` maps beside it (checked when switched to).
+fn build_linear(
+    w: &World<'_>,
+    mp: &MapPlan,
+    tables: Region,
+    forbidden: &[Region],
+) -> Result<(BuiltMap, Vec<BuiltMap>), Error> {
+    let (linear, ns) = timed(|| {
         mmu::build(
             &mut IdentityMem,
-            &identity,
-            &policy,
-            &machine,
+            &mp.identity,
+            &mp.policy,
+            &mp.machine,
             &[tables],
             &[],
         )
     });
     let linear = linear?;
-    linear_map::enable_verified(w, &linear, &forbidden, linear_ns)?;
+    linear_map::enable_verified(w, &linear, forbidden, ns)?;
     let mut built: Vec<Region> = alloc::vec![linear.tables];
-    let mut sweep = Vec::with_capacity(sweep_policies.len());
-    for p in &sweep_policies {
-        let (map, ns) =
-            timed(|| mmu::build(&mut IdentityMem, &identity, p, &machine, &[tables], &built));
+    let mut sweep = Vec::with_capacity(mp.sweep.len());
+    for p in &mp.sweep {
+        let (map, ns) = timed(|| {
+            mmu::build(
+                &mut IdentityMem,
+                &mp.identity,
+                p,
+                &mp.machine,
+                &[tables],
+                &built,
+            )
+        });
         let map = map?;
-        // Verified when it is first switched to (it is not live yet).
-        linear_map::report_unverified(&map, &forbidden, ns, "linear-sweep");
+        linear_map::report_unverified(&map, forbidden, ns, "linear-sweep");
         built.push(map.tables);
         sweep.push(map);
     }
+    Ok((linear, sweep))
+}
+
+/// Builds the contiguous map: the identity part plus the sources laid out
+/// in a window above RAM (checked with `AT` when first switched to).
+fn build_contig(
+    w: &World<'_>,
+    mp: &MapPlan,
+    plan: &Plan,
+    tables: Region,
+    built: &[Region],
+    forbidden: &[Region],
+) -> Result<Option<ContigMap>, Error> {
+    let Some(p) = mp.contig else {
+        return Ok(None);
+    };
+    let base = window_base(w);
+    let cplan = plan.contiguous(base);
+    let mut mappings = mp.identity.clone();
+    mappings.extend(Mapping::pages(base, cplan.pages, SZ_4K, MemKind::Normal));
+    let (map, ns) = timed(|| {
+        mmu::build(
+            &mut IdentityMem,
+            &mappings,
+            &p,
+            &mp.machine,
+            &[tables],
+            built,
+        )
+    });
+    let map = map.map_err(|e| Error::input(format_args!("contiguous map: {e}")))?;
+    linear_map::report_unverified(&map, forbidden, ns, "contiguous");
+    Ok(Some(ContigMap {
+        map,
+        runs: cplan.runs,
+    }))
+}
+
+/// One run per source page, for the contiguous loop with the MMU off
+/// (without a map the sources are not contiguous): the source is the
+/// physical page, which is also its address with the MMU off.
+fn page_runs(plan: &Plan) -> Vec<CopyRun> {
+    plan.sources()
+        .iter()
+        .zip(plan.dest_pages())
+        .map(|(phys, dest)| CopyRun {
+            src_va: *phys,
+            dest_pa: dest,
+            len: SZ_4K,
+        })
+        .collect()
+}
+
+/// Prepares `segments`; the MMU is off on entry and on (linear map) on
+/// return.
+///
+/// `control_bytes` (for `Purpose::Boot`) reserves a 2 MiB-aligned control
+/// area below the tables, outside every destination, source and list page.
+pub fn prepare(
+    w: &World<'_>,
+    segments: &[Segment],
+    want_contig: bool,
+    purpose: Purpose,
+    control_bytes: u64,
+) -> Result<Workload, Error> {
+    let pages = segments.iter().map(|s| s.pages()).sum::<u64>();
+    let mp = plan_maps(w, pages, want_contig)?;
+    let (stage, dtb) = match purpose {
+        Purpose::Bench => (alloc::vec![w.stage], w.dtb),
+        Purpose::Boot => (Vec::new(), Region::default()),
+    };
+    let env = Environment {
+        ram: w.platform.ram.clone(),
+        reserved: w.platform.reserved.clone(),
+        dtb,
+        stage,
+        table_bytes: mp.table_bytes,
+    };
+    let validated = relocate::validate(&env, segments)?;
+    // Tables first, top-down; the sources and list pages avoid them.
+    let keep_out = keep_out(w, segments);
+    let r = reserve(w, &keep_out, control_bytes, mp.table_bytes)?;
+    let plan = validated.plan(&PlanOptions {
+        forbidden: alloc::vec![w.stage, w.dtb],
+        table: Some(r.area),
+        guard_len: GUARD_BYTES,
+        order: Order::Shuffled { seed: w.args.seed },
+    })?;
+    let touched = touched(segments, &plan, &keep_out, &r)?;
+    log::debug!(
+        "plan: {} segments, {} source pages (shuffled, seed {}), {} list pages, tables {}, control {}",
+        segments.len(),
+        plan.sources().len(),
+        w.args.seed,
+        plan.list_pages().len(),
+        r.tables,
+        r.control
+    );
+    // What the tables were kept out of, for the map records.
+    let forbidden = keep_out;
+    let (linear, sweep) = build_linear(w, &mp, r.tables, &forbidden)?;
 
     // Payload into the scattered sources, the list, hashes, guards.
     let mut mem = IdentityMem;
@@ -260,46 +383,47 @@ pub fn prepare(
     fill_guards(&mut mem, plan.guards());
     containment::watch_guards(plan.guards());
 
-    let contig = match contig_policy {
-        Some(p) => {
-            let base = window_base(w);
-            let cplan = plan.contiguous(base);
-            let mut mappings = identity.clone();
-            mappings.extend(Mapping::pages(base, cplan.pages, SZ_4K, MemKind::Normal));
-            let (map, ns) =
-                timed(|| mmu::build(&mut mem, &mappings, &p, &machine, &[tables], &built));
-            let map = map.map_err(|e| Error::input(format_args!("contiguous map: {e}")))?;
-            // Verified when it is first switched to (it is not live yet).
-            linear_map::report_unverified(&map, &forbidden, ns, "contiguous");
-            Some((map, cplan.runs))
-        }
-        None => None,
-    };
-
-    let page_runs = plan
-        .sources()
-        .iter()
-        .zip(plan.dest_pages())
-        .map(|(src, dest)| CopyRun {
-            src: *src,
-            dest,
-            len: SZ_4K,
-        })
-        .collect();
-
+    let mut built: Vec<Region> = alloc::vec![linear.tables];
+    built.extend(sweep.iter().map(|m| m.tables));
+    let contig = build_contig(w, &mp, &plan, r.tables, &built, &forbidden)?;
     Ok(Workload {
         bytes: pages * SZ_4K,
+        page_runs: page_runs(&plan),
         plan,
         head,
         hashes,
         linear,
         sweep,
         contig,
-        page_runs,
         touched,
-        control,
+        control: r.control,
         line: hw::dcache_line(),
     })
+}
+
+/// The contiguous map and the runs that read its window.
+pub struct ContigMap {
+    pub map: BuiltMap,
+    pub runs: Vec<CopyRun>,
+}
+
+/// The map a copy ran under, as the records report it.
+#[derive(Clone, Copy)]
+pub struct MapShape {
+    pub granule: Granule,
+    /// The largest leaf the map uses, in bytes.
+    pub leaf: u64,
+    pub table_bytes: u64,
+}
+
+impl MapShape {
+    fn of(m: &BuiltMap) -> Self {
+        MapShape {
+            granule: m.granule,
+            leaf: largest_leaf(m),
+            table_bytes: m.table_bytes,
+        }
+    }
 }
 
 /// One measured relocation. It exists only if every destination byte and
@@ -312,7 +436,7 @@ pub struct Outcome {
     pub pages: u64,
     pub guard_bytes: u64,
     /// The map the copy ran under (`None`: MMU off).
-    pub map: Option<(Granule, u64, u64)>,
+    pub map: Option<MapShape>,
     pub src_layout: &'static str,
 }
 
@@ -359,16 +483,6 @@ fn poison(wl: &Workload) {
     }
 }
 
-/// One benchmark configuration. `sweep` picks a `leaves=` map for the
-/// ind-list loop with the MMU on (`None`: the linear map).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Config {
-    pub strategy: Strategy,
-    pub kernel: CopyKernel,
-    pub mmu: bool,
-    pub sweep: Option<usize>,
-}
-
 /// Runs one configuration and verifies every destination page and guard.
 /// Ends with the linear map live.
 pub fn run(w: &World<'_>, wl: &Workload, c: Config) -> Result<Outcome, Error> {
@@ -384,7 +498,7 @@ pub fn run(w: &World<'_>, wl: &Workload, c: Config) -> Result<Outcome, Error> {
         (Strategy::IndList, true) => (copy::Input::List(wl.head), Some(linear), "page-list"),
         (Strategy::IndList, false) => (copy::Input::List(wl.head), None, "page-list"),
         (Strategy::Contiguous, true) => match &wl.contig {
-            Some((m, runs)) => (copy::Input::Runs(runs), Some(m), "va-contiguous"),
+            Some(c) => (copy::Input::Runs(&c.runs), Some(&c.map), "va-contiguous"),
             None => return Err(Error::input("contiguous strategy needs the 4k granule")),
         },
         (Strategy::Contiguous, false) => (copy::Input::Runs(&wl.page_runs), None, "page-runs"),
@@ -442,7 +556,7 @@ pub fn run(w: &World<'_>, wl: &Workload, c: Config) -> Result<Outcome, Error> {
         sample,
         pages,
         guard_bytes: guards.checked,
-        map: map.map(|m| (m.granule, largest_leaf(m), m.table_bytes)),
+        map: map.map(MapShape::of),
         src_layout,
     })
 }
@@ -466,14 +580,14 @@ pub fn inject_copy_fault(w: &World<'_>, wl: &mut Workload) {
     }
     // The runs: the last run's source (the others complete first).
     for runs in [
-        wl.contig.as_mut().map(|c| &mut c.1),
+        wl.contig.as_mut().map(|c| &mut c.runs),
         Some(&mut wl.page_runs),
     ]
     .into_iter()
     .flatten()
     {
         if let Some(r) = runs.last_mut() {
-            r.src = hole;
+            r.src_va = hole;
         }
     }
 }
@@ -508,9 +622,9 @@ pub fn record(o: &Outcome, wl: &Workload, segments: usize, trial: u32) {
         .str("copy", o.kernel.name())
         .bool("mmu", o.mmu)
         .str("src_layout", o.src_layout)
-        .opt_str("granule", o.map.map(|m| m.0.name()))
-        .opt_u64("leaf", o.map.map(|m| m.1))
-        .opt_u64("table_bytes", o.map.map(|m| m.2))
+        .opt_str("granule", o.map.map(|m| m.granule.name()))
+        .opt_u64("leaf", o.map.map(|m| m.leaf))
+        .opt_u64("table_bytes", o.map.map(|m| m.table_bytes))
         .u64("bytes", wl.bytes)
         .u64("pages", o.pages)
         .u64("segments", segments as u64)
