@@ -244,7 +244,7 @@ fn report(
         .hex("dtb", c.dtb_at)
         .regions("control", &[c.used])
         .bool("image", image)
-        .u64("el", w.el as u64)
+        .u64("el", w.regime.el().into())
         .end();
 }
 

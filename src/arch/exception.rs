@@ -8,6 +8,7 @@ use core::arch::global_asm;
 use core::fmt;
 
 use aarch64_cpu::registers::*;
+use tock_registers::LocalRegisterCopy;
 use tock_registers::interfaces::{Readable, Writeable};
 
 use mmu_reloc::bootargs::{CopyKernel, Strategy};
@@ -18,7 +19,6 @@ use super::BootCpuCell;
 
 /// Saved x0-x30 plus one slot of padding for 16-byte stack alignment.
 const FRAME_SIZE: usize = 32 * 8;
-const EC_UNKNOWN: u64 = 0;
 
 global_asm!(include_str!("../../asm/vectors.S"), FRAME_SIZE = const FRAME_SIZE);
 
@@ -125,8 +125,9 @@ pub fn set_handler(h: Handler) {
 extern "C" fn rust_exception(frame: *mut [u64; 31], kind: u64) {
     let el = super::current_el();
     let (esr, elr, far) = syndrome(el);
-    let ec = (esr >> 26) & 0x3f;
-    if kind.is_multiple_of(4) && ec == EC_UNKNOWN && super::semihosting::probe_faulted() {
+    let unknown =
+        LocalRegisterCopy::<u64, ESR_EL1::Register>::new(esr).matches_all(ESR_EL1::EC::Unknown);
+    if kind.is_multiple_of(4) && unknown && super::semihosting::probe_faulted() {
         skip_instruction(el, elr);
         return;
     }
@@ -138,7 +139,7 @@ extern "C" fn rust_exception(frame: *mut [u64; 31], kind: u64) {
         .map(|(strategy, kernel)| CopyContext {
             strategy,
             kernel,
-            mmu_on: super::mmu::enabled(el),
+            mmu_on: super::mmu::enabled(super::current_regime()),
             pages: regs[9],
             dest_cursor: regs[12],
         });

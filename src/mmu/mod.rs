@@ -97,6 +97,16 @@ pub enum Regime {
     El2,
 }
 
+impl Regime {
+    /// The exception level the stage runs at in this regime.
+    pub const fn el(self) -> u8 {
+        match self {
+            Regime::El1 => 1,
+            Regime::El2 => 2,
+        }
+    }
+}
+
 /// One VA range and where it goes. `va == pa` marks an identity mapping,
 /// which the builder rounds to the granule (RAM inward, devices outward);
 /// any other mapping must be granule-aligned in `va`, `pa` and `len`.

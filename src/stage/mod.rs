@@ -4,7 +4,7 @@
 //! ends in one place, [`finish`], which owns the exit status.
 
 use mmu_reloc::bootargs::{self, LogLevel, Mode};
-use mmu_reloc::cpu::{CpuInfo, Granule};
+use mmu_reloc::cpu::Granule;
 use mmu_reloc::exit::{Error, ExitStatus};
 use mmu_reloc::fdt::{self, Fdt};
 use mmu_reloc::platform;
@@ -150,10 +150,9 @@ fn check_entry(dtb_phys: u64, stage: Region) -> Result<&'static [u8], Error> {
 /// Heap, console, platform, command line: everything `mode=` needs.
 fn discover(dtb_phys: u64, load: u64) -> Result<(World<'static>, &'static [u8]), Error> {
     // EL3 never gets here: asm/entry.S stops it.
-    let el = arch::current_el();
+    let regime = arch::current_regime();
     let have_semihosting = semihosting::probe();
-    let (stage_start, stage_end) = arch::stage_bounds();
-    let stage = Region::new(stage_start, stage_end);
+    let stage = arch::stage_bounds();
     let blob = check_entry(dtb_phys, stage)?;
     let (heap_start, heap_end) = arch::heap_bounds();
     heap::init(heap_start, heap_end);
@@ -169,14 +168,13 @@ fn discover(dtb_phys: u64, load: u64) -> Result<(World<'static>, &'static [u8]),
     for word in &parsed.foreign {
         log::warn!("bootargs: '{word}' is not a stage option; left for the next stage");
     }
-    let (midr, mmfr0) = arch::cpu_id_registers();
     let world = World {
-        el,
+        regime,
         load,
         stage,
         dtb: Region::new(dtb_phys, dtb_phys + blob.len() as u64),
         platform,
-        cpu: CpuInfo::decode(midr, mmfr0),
+        cpu: arch::cpu_info(),
         args: parsed.args,
         foreign: parsed.foreign,
     };
@@ -217,7 +215,9 @@ fn report_platform(w: &World<'_>, have_semihosting: bool) {
     println!("  model      {}", p.model);
     println!(
         "  el         EL{} (loaded at {:#x}, stage {})",
-        w.el, w.load, w.stage
+        w.regime.el(),
+        w.load,
+        w.stage
     );
     println!(
         "  cpu        {} MIDR {:#x}, PA {} bits, granules {:?}, {} CPU(s)",
@@ -251,7 +251,7 @@ fn report_platform(w: &World<'_>, have_semihosting: bool) {
     println!("  bootargs   \"{}\"", p.bootargs);
 
     Record::new(&mut Console, "platform")
-        .u64("el", w.el as u64)
+        .u64("el", w.regime.el().into())
         .str("model", p.model)
         .u64("ram_bytes", ram_bytes)
         .regions("ram", &p.ram)

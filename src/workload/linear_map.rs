@@ -32,10 +32,6 @@ pub fn policy(w: &World<'_>) -> Policy {
     }
 }
 
-pub fn regime(el: u8) -> Regime {
-    if el == 1 { Regime::El1 } else { Regime::El2 }
-}
-
 /// Ranges no table may occupy: the stage, the DTB, reserved memory, and
 /// whatever the caller adds (destinations, sources, list pages).
 pub fn forbidden(w: &World<'_>, extra: &[Region]) -> Vec<Region> {
@@ -63,7 +59,7 @@ pub fn build(
     mappings: &[Mapping],
     forbidden: &[Region],
 ) -> Result<(BuiltMap, u64), Error> {
-    let machine = Machine::from_cpu(&w.cpu, regime(w.el));
+    let machine = Machine::from_cpu(&w.cpu, w.regime);
     let (map, ns) = timed(|| {
         mmu::build(
             &mut IdentityMem,
@@ -87,8 +83,8 @@ pub fn enable_verified(
 ) -> Result<(), Error> {
     // SAFETY: the MMU is off; every map the stage builds identity-maps all
     // RAM (which holds the stage) and the console.
-    unsafe { hw::enable(w.el, map, &written_while_off(w, map)) };
-    let v = verify(w.el, map, w.args.seed);
+    unsafe { hw::enable(w.regime, map, &written_while_off(w, map)) };
+    let v = verify(w.regime, map, w.args.seed);
     report(map, forbidden, build_ns, &v, "linear");
     if v.failures != 0 {
         return Err(Error::verify(format_args!(
@@ -112,7 +108,7 @@ pub struct Verification {
 }
 
 /// Checks every probe address with `AT` against what the builder meant.
-pub fn verify(el: u8, map: &BuiltMap, seed: u64) -> Verification {
+pub fn verify(regime: Regime, map: &BuiltMap, seed: u64) -> Verification {
     let probes = mmu::probes(map, seed, RANDOM_PROBES);
     let mut v = Verification {
         probes: probes.len(),
@@ -120,7 +116,7 @@ pub fn verify(el: u8, map: &BuiltMap, seed: u64) -> Verification {
         first_failure: None,
     };
     for p in &probes {
-        let got = hw::translate(el, p.va);
+        let got = hw::translate(regime, p.va);
         let why = match (p.expect, got) {
             (None, Err(_)) => None,
             (None, Ok(_)) => Some("hole translated"),
@@ -155,13 +151,13 @@ pub fn coherence_check(w: &World<'_>, map: &BuiltMap) -> bool {
     let on_ok = buf.iter().enumerate().all(|(i, v)| *v == pattern(1, i));
     // SAFETY: the stage (image, heap holding `buf`, stack) is cleaned and
     // stays identity-mapped across the switch.
-    unsafe { hw::disable(w.el, &[w.stage]) };
+    unsafe { hw::disable(w.regime, &[w.stage]) };
     let off_ok = buf.iter().enumerate().all(|(i, v)| *v == pattern(1, i));
     buf.iter_mut()
         .enumerate()
         .for_each(|(i, v)| *v = pattern(2, i));
     // SAFETY: same map as before; everything written since is in `w.stage`.
-    unsafe { hw::enable(w.el, map, &written_while_off(w, map)) };
+    unsafe { hw::enable(w.regime, map, &written_while_off(w, map)) };
     let back_ok = buf.iter().enumerate().all(|(i, v)| *v == pattern(2, i));
     on_ok && off_ok && back_ok
 }

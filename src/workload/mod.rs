@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 
 use mmu_reloc::bootargs::{CopyKernel, Strategy};
 use mmu_reloc::cpu::Granule;
-use mmu_reloc::mmu::{self, BuiltMap, Machine, Mapping, MemKind, Policy};
+use mmu_reloc::mmu::{self, BuiltMap, Machine, Mapping, MemKind, Policy, Regime};
 use mmu_reloc::physmem::PhysMem;
 use mmu_reloc::record::Record;
 use mmu_reloc::region::{self, Region, SZ_1G, SZ_2M, SZ_4K};
@@ -36,7 +36,8 @@ pub use timing::{Sample, measure, timed};
 
 /// What was learned before `mode=` runs.
 pub struct World<'a> {
-    pub el: u8,
+    /// The translation regime the stage runs in (EL1 or EL2).
+    pub regime: Regime,
     pub load: u64,
     pub stage: Region,
     pub dtb: Region,
@@ -122,7 +123,7 @@ struct MapPlan {
 /// Table bytes: the linear maps exactly; the contiguous map at most its
 /// identity part plus what its window of `pages` can add.
 fn plan_maps(w: &World<'_>, pages: u64, want_contig: bool) -> Result<MapPlan, Error> {
-    let machine = Machine::from_cpu(&w.cpu, linear_map::regime(w.el));
+    let machine = Machine::from_cpu(&w.cpu, w.regime);
     let policy = linear_map::policy(w);
     let identity = linear_map::identity_mappings(w);
     let bytes = |p: &Policy| -> Result<u64, Error> {
@@ -442,7 +443,7 @@ pub struct Outcome {
 
 /// Checks the live map with `AT`; a wrong translation ends the run.
 pub fn verify_live(w: &World<'_>, map: &BuiltMap, what: &str) -> Result<(), Error> {
-    let v = linear_map::verify(w.el, map, w.args.seed);
+    let v = linear_map::verify(w.regime, map, w.args.seed);
     if v.failures != 0 {
         return Err(Error::verify(format_args!(
             "{what}: {} of {} AT checks wrong",
@@ -466,13 +467,13 @@ pub fn switch(w: &World<'_>, wl: &Workload, to: Option<&BuiltMap>) {
             "contiguous map"
         })
     );
-    if hw::enabled(w.el) {
+    if hw::enabled(w.regime) {
         // SAFETY: `keep` covers the stage and everything the workload wrote.
-        unsafe { hw::disable(w.el, &keep) };
+        unsafe { hw::disable(w.regime, &keep) };
     }
     if let Some(map) = to {
         // SAFETY: MMU off; every map here identity-maps RAM and the console.
-        unsafe { hw::enable(w.el, map, &keep) };
+        unsafe { hw::enable(w.regime, map, &keep) };
     }
 }
 
