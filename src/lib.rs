@@ -4,6 +4,8 @@
 //! binary (`src/main.rs`, `src/arch/`, `src/board/`).
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 extern crate alloc;
 

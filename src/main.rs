@@ -6,6 +6,8 @@
 //! registers; it never calls up.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 #[cfg(target_os = "none")]
 extern crate alloc;

@@ -3,6 +3,7 @@
 //! with the MMU on (identity or contiguous map) or off.
 
 use core::arch::global_asm;
+use core::mem::{offset_of, size_of};
 
 use mmu_reloc::bootargs::{CopyKernel, Strategy};
 use mmu_reloc::relocate::{
@@ -13,18 +14,45 @@ use mmu_reloc::exit::ExitStatus;
 
 use super::BootCpuCell;
 
-global_asm!(
-    concat!(include_str!("../../asm/copy.S"), include_str!("../../asm/handoff.S")),
+/// One contiguous-strategy run as `CONTIG_WALK` (asm/macros.S) reads it:
+/// `ldr` of `len` at RUN_LEN, then one `ldp` of the first two fields
+/// (`src_va`, `dest_pa`) advancing by RUN_SIZE.
+const RUN_LEN: usize = offset_of!(CopyRun, len);
+const RUN_SIZE: usize = size_of::<CopyRun>();
+const _: () = assert!(
+    offset_of!(CopyRun, src_va) == 0 && offset_of!(CopyRun, dest_pa) == 8 && RUN_SIZE == 24
+);
+
+/// Assembles `file` after asm/cache.S and asm/macros.S, with the constants
+/// the walkers read, plus `extra` operands.
+macro_rules! walker_asm {
+    ($file:literal $(, $name:ident = const $value:expr)* $(,)?) => {
+        global_asm!(
+            concat!(
+                include_str!("../../asm/cache.S"),
+                include_str!("../../asm/macros.S"),
+                include_str!($file)
+            ),
+            PAGE_SIZE = const PAGE_BYTES,
+            PAGE_MASK = const !(PAGE_BYTES as u64 - 1),
+            IND_DESTINATION_BIT = const IND_DESTINATION_BIT,
+            IND_INDIRECTION_BIT = const IND_INDIRECTION_BIT,
+            IND_DONE_BIT = const IND_DONE_BIT,
+            IND_SOURCE_BIT = const IND_SOURCE_BIT,
+            RUN_LEN = const RUN_LEN,
+            RUN_SIZE = const RUN_SIZE,
+            $($name = const $value,)*
+        );
+    };
+}
+
+walker_asm!("../../asm/copy.S");
+walker_asm!(
+    "../../asm/handoff.S",
     SCTLR_MCI = const super::mmu::SCTLR_MCI,
     SYS_EXIT = const super::semihosting::SYS_EXIT,
     ADP_STOPPED_APPLICATION_EXIT = const super::semihosting::ADP_STOPPED_APPLICATION_EXIT,
     EXIT_EXCEPTION = const ExitStatus::Exception.code(),
-    PAGE_SIZE = const PAGE_BYTES,
-    PAGE_MASK = const !(PAGE_BYTES as u64 - 1),
-    IND_DESTINATION_BIT = const IND_DESTINATION_BIT,
-    IND_INDIRECTION_BIT = const IND_INDIRECTION_BIT,
-    IND_DONE_BIT = const IND_DONE_BIT,
-    IND_SOURCE_BIT = const IND_SOURCE_BIT,
 );
 
 unsafe extern "C" {

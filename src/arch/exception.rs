@@ -6,6 +6,7 @@
 
 use core::arch::global_asm;
 use core::fmt;
+use core::mem::{offset_of, size_of};
 
 use aarch64_cpu::registers::*;
 use tock_registers::LocalRegisterCopy;
@@ -17,10 +18,23 @@ use mmu_reloc::exit::ExitStatus;
 
 use super::BootCpuCell;
 
-/// Saved x0-x30 plus one slot of padding for 16-byte stack alignment.
-const FRAME_SIZE: usize = 32 * 8;
+/// What asm/vectors.S saves on the stack: x0-x30 (pairs at 16 * n, x30
+/// at FRAME_X30) and one slot of padding for 16-byte stack alignment.
+#[repr(C)]
+struct Frame {
+    x: [u64; 31],
+    _pad: u64,
+}
 
-global_asm!(include_str!("../../asm/vectors.S"), FRAME_SIZE = const FRAME_SIZE);
+const FRAME_SIZE: usize = size_of::<Frame>();
+const FRAME_X30: usize = offset_of!(Frame, x) + 30 * 8;
+const _: () = assert!(offset_of!(Frame, x) == 0 && FRAME_SIZE.is_multiple_of(16));
+
+global_asm!(
+    include_str!("../../asm/vectors.S"),
+    FRAME_SIZE = const FRAME_SIZE,
+    FRAME_X30 = const FRAME_X30,
+);
 
 const KIND_NAMES: [&str; 4] = ["synchronous", "IRQ", "FIQ", "SError"];
 const ORIGIN_NAMES: [&str; 4] = [
@@ -122,7 +136,7 @@ pub fn set_handler(h: Handler) {
 /// Called from `asm/vectors.S` with the saved registers and the vector
 /// index. Returns only for the semihosting probe.
 #[unsafe(no_mangle)]
-extern "C" fn rust_exception(frame: *mut [u64; 31], kind: u64) {
+extern "C" fn rust_exception(frame: *mut Frame, kind: u64) {
     let el = super::current_el();
     let (esr, elr, far) = syndrome(el);
     let unknown =
@@ -133,7 +147,7 @@ extern "C" fn rust_exception(frame: *mut [u64; 31], kind: u64) {
     }
     // SAFETY: the vector code passes its own stack frame, valid and
     // exclusively ours for the duration of this call.
-    let regs = unsafe { &*frame };
+    let regs = unsafe { &(*frame).x };
     let copy = super::copy::RUNNING
         .get()
         .map(|(strategy, kernel)| CopyContext {

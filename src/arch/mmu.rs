@@ -28,7 +28,10 @@ const _: () = assert!(
     SCTLR_MCI == SCTLR_EL2::M::SET.value | SCTLR_EL2::C::SET.value | SCTLR_EL2::I::SET.value
 );
 
-global_asm!(include_str!("../../asm/mmu.S"), SCTLR_MCI = const SCTLR_MCI);
+global_asm!(
+    concat!(include_str!("../../asm/cache.S"), include_str!("../../asm/mmu.S")),
+    SCTLR_MCI = const SCTLR_MCI
+);
 
 unsafe extern "C" {
     fn mmu_off_el1(ranges: *const [u64; 2], n: usize, line: u64);
