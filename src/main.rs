@@ -41,11 +41,31 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     stage::on_panic(info)
 }
 
-/// On the host this binary only says what it is.
+/// On the host (the default build target, so that a plain `cargo test`
+/// runs the host tests), `cargo run [--release] [-- QEMU-ARGS]` lands here:
+/// build the stage for aarch64-unknown-none with the same profile and boot
+/// it with the target's runner (qemu/run.sh), passing the arguments on.
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!(
-        "mmu-reloc is a bare-metal aarch64 image: `cargo run --release` builds it and boots it in QEMU"
-    );
-    std::process::exit(2);
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.args([
+        "run",
+        "--manifest-path",
+        manifest,
+        "--target",
+        "aarch64-unknown-none",
+    ]);
+    if !cfg!(debug_assertions) {
+        cmd.arg("--release");
+    }
+    cmd.arg("--").args(std::env::args_os().skip(1));
+    match cmd.status() {
+        Ok(status) => std::process::exit(status.code().unwrap_or(1)),
+        Err(e) => {
+            eprintln!("mmu-reloc: cannot run cargo to build and boot the stage: {e}");
+            std::process::exit(2);
+        }
+    }
 }
