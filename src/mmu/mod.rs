@@ -27,6 +27,8 @@ extern crate alloc;
 mod build;
 mod descriptor;
 mod layout;
+#[cfg(any(test, feature = "sim"))]
+pub mod oracle;
 mod probe;
 mod walk;
 
