@@ -1,6 +1,8 @@
-//! The measured copy loops of `asm/copy.S`, and which one is running (for
-//! the exception report). The loops take physical destinations and work
-//! with the MMU on (identity or contiguous map) or off.
+//! The measured copy loops of `asm/copy.S` and the hand-off routines of
+//! `asm/handoff.S` (both built on the walkers of `asm/macros.S`), and which
+//! loop is running (for the exception report). The loops take physical
+//! destinations and work with the MMU on (identity or contiguous map) or
+//! off.
 
 use core::arch::global_asm;
 use core::mem::{offset_of, size_of};
