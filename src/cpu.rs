@@ -77,9 +77,17 @@ type Mmfr0 = LocalRegisterCopy<u64, ID_AA64MMFR0_EL1::Register>;
 type Midr = LocalRegisterCopy<u64, MIDR_EL1::Register>;
 type Esr = LocalRegisterCopy<u64, ESR_EL1::Register>;
 
-/// What `AT S1ExR` reported (PAR_EL1 decoded): the physical address and
-/// the MAIR attribute byte of the translation, or the fault status code.
-pub fn decode_par(par: u64, va: u64) -> Result<(u64, u8), u8> {
+/// A successful `AT S1ExR`: where `va` went and with which memory type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AtTranslation {
+    pub pa: u64,
+    /// The MAIR attribute byte of the leaf (PAR_EL1.ATTR).
+    pub attr: u8,
+}
+
+/// What `AT S1ExR` reported (PAR_EL1 decoded): the translation, or the
+/// fault status code.
+pub fn decode_par(par: u64, va: u64) -> Result<AtTranslation, u8> {
     let fault = LocalRegisterCopy::<u64, PAR_FAULT::Register>::new(par);
     if fault.is_set(PAR_FAULT::F) {
         return Err(fault.read(PAR_FAULT::FST) as u8);
@@ -87,7 +95,10 @@ pub fn decode_par(par: u64, va: u64) -> Result<(u64, u8), u8> {
     // PA is reported in 4 KiB units whatever the granule.
     let ok = LocalRegisterCopy::<u64, PAR_OK::Register>::new(par);
     let pa = (ok.read(PAR_OK::PA) << 12) | (va & 0xfff);
-    Ok((pa, ok.read(PAR_OK::ATTR) as u8))
+    Ok(AtTranslation {
+        pa,
+        attr: ok.read(PAR_OK::ATTR) as u8,
+    })
 }
 
 /// PARange encoding to bits; reserved encodings give `None`.
@@ -222,12 +233,18 @@ mod tests {
         // A Normal WB page at 0x4020_1000 (ATTR 0xff), VA offset kept.
         assert_eq!(
             decode_par(0xff00_0000_4020_1f80, 0x4020_1234),
-            Ok((0x4020_1234, 0xff))
+            Ok(AtTranslation {
+                pa: 0x4020_1234,
+                attr: 0xff
+            })
         );
         // 52-bit PA bits survive.
         assert_eq!(
             decode_par(0x0008_0000_0000_0000, 0),
-            Ok((0x0008_0000_0000_0000, 0))
+            Ok(AtTranslation {
+                pa: 0x0008_0000_0000_0000,
+                attr: 0
+            })
         );
         // F = 1, FST = 0b000101: translation fault, level 1.
         assert_eq!(decode_par(0b000101 << 1 | 1, 0), Err(0b000101));

@@ -135,7 +135,14 @@ pub unsafe fn handoff(code: u64, input: Input<'_>, line: u64, dtb: u64, entry: u
 }
 
 /// The loop currently running, for `rust_exception`.
-pub static RUNNING: BootCpuCell<Option<(Strategy, CopyKernel)>> = BootCpuCell::new(None);
+pub static RUNNING: BootCpuCell<Option<Running>> = BootCpuCell::new(None);
+
+/// Which measured loop is running.
+#[derive(Clone, Copy)]
+pub struct Running {
+    pub strategy: Strategy,
+    pub kernel: CopyKernel,
+}
 
 /// What a copy loop works on.
 pub enum Input<'a> {
@@ -153,7 +160,7 @@ pub enum Input<'a> {
 /// addresses given, under the current translation (or none), and nothing
 /// the stage still needs may lie in a destination.
 pub unsafe fn run(strategy: Strategy, kernel: CopyKernel, input: Input<'_>, line: u64) -> u64 {
-    RUNNING.set(Some((strategy, kernel)));
+    RUNNING.set(Some(Running { strategy, kernel }));
     use CopyKernel::{CopyPage, LdpQ};
     // SAFETY: the caller guarantees the list/runs describe valid memory.
     let pages = unsafe {

@@ -148,15 +148,13 @@ extern "C" fn rust_exception(frame: *mut Frame, kind: u64) {
     // SAFETY: the vector code passes its own stack frame, valid and
     // exclusively ours for the duration of this call.
     let regs = unsafe { &(*frame).x };
-    let copy = super::copy::RUNNING
-        .get()
-        .map(|(strategy, kernel)| CopyContext {
-            strategy,
-            kernel,
-            mmu_on: super::mmu::enabled(super::current_regime()),
-            pages: regs[9],
-            dest_cursor: regs[12],
-        });
+    let copy = super::copy::RUNNING.get().map(|r| CopyContext {
+        strategy: r.strategy,
+        kernel: r.kernel,
+        mmu_on: super::mmu::enabled(super::current_regime()),
+        pages: regs[9],
+        dest_cursor: regs[12],
+    });
     let fault = Fault {
         kind,
         el,

@@ -14,7 +14,7 @@ use aarch64_cpu::registers::*;
 use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 
 use mmu_reloc::cpu::Granule;
-use mmu_reloc::cpu::decode_par;
+use mmu_reloc::cpu::{AtTranslation, decode_par};
 use mmu_reloc::mmu::{BuiltMap, MAIR_VALUE, Regime};
 use mmu_reloc::region::Region;
 
@@ -208,7 +208,7 @@ pub unsafe fn disable(regime: Regime, keep: &[Region]) {
 
 /// What `AT S1ExR` says about `va`: the PA and the MAIR attribute byte, or
 /// the fault status code.
-pub fn translate(regime: Regime, va: u64) -> Result<(u64, u8), u8> {
+pub fn translate(regime: Regime, va: u64) -> Result<AtTranslation, u8> {
     // SAFETY: AT only writes PAR_EL1; it never faults for a stage 1 read.
     unsafe {
         match regime {

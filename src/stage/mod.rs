@@ -203,13 +203,19 @@ fn mib(bytes: u64) -> u64 {
     bytes >> 20
 }
 
+/// The human platform report and the `platform` record.
 fn report_platform(w: &World<'_>, have_semihosting: bool) {
-    let p = &w.platform;
     let granules: alloc::vec::Vec<&str> = Granule::ALL
         .iter()
         .filter(|g| w.cpu.supports(**g))
         .map(|g| g.name())
         .collect();
+    print_platform(w, &granules, have_semihosting);
+    platform_record(w, &granules, have_semihosting);
+}
+
+fn print_platform(w: &World<'_>, granules: &[&str], have_semihosting: bool) {
+    let p = &w.platform;
     let ram_bytes = region::total_len(&p.ram);
     println!("mmu-reloc: platform");
     println!("  model      {}", p.model);
@@ -249,7 +255,11 @@ fn report_platform(w: &World<'_>, have_semihosting: bool) {
     );
     println!("  timer      {} Hz", arch::counter_hz());
     println!("  bootargs   \"{}\"", p.bootargs);
+}
 
+fn platform_record(w: &World<'_>, granules: &[&str], have_semihosting: bool) {
+    let p = &w.platform;
+    let ram_bytes = region::total_len(&p.ram);
     Record::new(&mut Console, "platform")
         .u64("el", w.regime.el().into())
         .str("model", p.model)

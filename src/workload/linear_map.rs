@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 
 use mmu_reloc::cpu::Granule;
-use mmu_reloc::mmu::{self, BuiltMap, Machine, Mapping, MemKind, Policy, Regime};
+use mmu_reloc::mmu::{self, BuiltMap, Machine, Mapping, Policy, Regime};
 use mmu_reloc::record::Record;
 use mmu_reloc::region::Region;
 
@@ -100,11 +100,19 @@ pub fn written_while_off(w: &World<'_>, map: &BuiltMap) -> [Region; 2] {
     [w.stage, map.tables]
 }
 
+/// An address `AT` translated differently from what the builder meant.
+#[derive(Clone, Copy)]
+pub struct ProbeFailure {
+    pub va: u64,
+    pub why: &'static str,
+}
+
 /// Result of checking the live map.
 pub struct Verification {
     pub probes: usize,
     pub failures: usize,
-    pub first_failure: Option<(u64, &'static str)>,
+    /// The first wrong address and what was wrong with it.
+    pub first_failure: Option<ProbeFailure>,
 }
 
 /// Checks every probe address with `AT` against what the builder meant.
@@ -121,18 +129,13 @@ pub fn verify(regime: Regime, map: &BuiltMap, seed: u64) -> Verification {
             (None, Err(_)) => None,
             (None, Ok(_)) => Some("hole translated"),
             (Some(_), Err(_)) => Some("mapped address faulted"),
-            (Some(e), Ok((pa, _))) if pa != e.pa => Some("wrong PA"),
-            (Some(e), Ok((_, attr))) => {
-                let want = match e.kind {
-                    MemKind::Normal => mmu::MAIR_NORMAL_WB,
-                    MemKind::Device => mmu::MAIR_DEVICE_NGNRE,
-                };
-                (attr != want).then_some("wrong memory attributes")
-            }
+            (Some(e), Ok(t)) if t.pa != e.pa => Some("wrong PA"),
+            (Some(e), Ok(t)) => (t.attr != e.kind.mair_attr()).then_some("wrong memory attributes"),
         };
         if let Some(why) = why {
             v.failures += 1;
-            v.first_failure.get_or_insert((p.va, why));
+            v.first_failure
+                .get_or_insert(ProbeFailure { va: p.va, why });
         }
     }
     v
@@ -186,6 +189,11 @@ fn report_with(
     name: &str,
     verified: bool,
 ) {
+    print_map(map, build_ns, v, name);
+    map_record(map, forbidden, build_ns, v, name, verified);
+}
+
+fn print_map(map: &BuiltMap, build_ns: u64, v: &Verification, name: &str) {
     println!(
         "map {name}: granule {}, T0SZ {}, {} levels from L{}, PA {} bits, tables {} ({} bytes, minimum {})",
         map.granule,
@@ -209,10 +217,20 @@ fn report_with(
         v.probes,
         v.failures,
         match v.first_failure {
-            Some((va, why)) => alloc::format!(" (first {va:#x}: {why})"),
+            Some(f) => alloc::format!(" (first {:#x}: {})", f.va, f.why),
             None => alloc::string::String::new(),
         }
     );
+}
+
+fn map_record(
+    map: &BuiltMap,
+    forbidden: &[Region],
+    build_ns: u64,
+    v: &Verification,
+    name: &str,
+    verified: bool,
+) {
     Record::new(&mut Console, "map")
         .str("name", name)
         .str("granule", map.granule.name())

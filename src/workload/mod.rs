@@ -484,32 +484,76 @@ fn poison(wl: &Workload) {
     }
 }
 
-/// Runs one configuration and verifies every destination page and guard.
-/// Ends with the linear map live.
-pub fn run(w: &World<'_>, wl: &Workload, c: Config) -> Result<Outcome, Error> {
-    let Config {
-        strategy,
-        kernel,
-        mmu: mmu_on,
-        sweep,
-    } = c;
-    poison(wl);
-    let linear = sweep.and_then(|i| wl.sweep.get(i)).unwrap_or(&wl.linear);
-    let (input, map, src_layout) = match (strategy, mmu_on) {
-        (Strategy::IndList, true) => (copy::Input::List(wl.head), Some(linear), "page-list"),
-        (Strategy::IndList, false) => (copy::Input::List(wl.head), None, "page-list"),
+/// What one configuration copies from, under which map (`None`: MMU
+/// off), and how its sources are laid out (the `src_layout` field).
+struct Setup<'w> {
+    input: copy::Input<'w>,
+    map: Option<&'w BuiltMap>,
+    src_layout: &'static str,
+}
+
+fn setup<'w>(wl: &'w Workload, c: Config) -> Result<Setup<'w>, Error> {
+    let linear = c.sweep.and_then(|i| wl.sweep.get(i)).unwrap_or(&wl.linear);
+    let list = copy::Input::List(wl.head);
+    let (input, map, src_layout) = match (c.strategy, c.mmu) {
+        (Strategy::IndList, true) => (list, Some(linear), "page-list"),
+        (Strategy::IndList | Strategy::Legacy, false) => (list, None, "page-list"),
         (Strategy::Contiguous, true) => match &wl.contig {
-            Some(c) => (copy::Input::Runs(&c.runs), Some(&c.map), "va-contiguous"),
+            Some(cm) => (copy::Input::Runs(&cm.runs), Some(&cm.map), "va-contiguous"),
             None => return Err(Error::input("contiguous strategy needs the 4k granule")),
         },
         (Strategy::Contiguous, false) => (copy::Input::Runs(&wl.page_runs), None, "page-runs"),
-        (Strategy::Legacy, false) => (copy::Input::List(wl.head), None, "page-list"),
         (Strategy::Legacy, true) => {
             return Err(Error::input(
                 "strategy=legacy is Linux's MMU-off loop: use it with mmu=off",
             ));
         }
     };
+    Ok(Setup {
+        input,
+        map,
+        src_layout,
+    })
+}
+
+/// Checks a finished run: every destination byte, every guard, the page
+/// count. Returns the guard bytes checked.
+fn verify_run(wl: &Workload, c: Config, pages: u64) -> Result<u64, Error> {
+    let mem = IdentityMem;
+    let strategy = c.strategy.name();
+    if let Err(m) = wl.plan.verify_destinations(&mem, &wl.hashes) {
+        let at = first_bad_byte(wl, m.page).unwrap_or(m.page);
+        return Err(Error::verify(format_args!(
+            "{strategy} ({}, MMU {}): destination differs from the payload at {at:#x} (page {:#x})",
+            c.kernel.name(),
+            if c.mmu { "on" } else { "off" },
+            m.page
+        )));
+    }
+    let guards = check_guards(&mem, wl.plan.guards());
+    if let Some(a) = guards.first_modified {
+        return Err(Error::verify(format_args!(
+            "{strategy}: write outside the destinations, guard byte at {a:#x}"
+        )));
+    }
+    if pages * SZ_4K != wl.bytes {
+        return Err(Error::verify(format_args!(
+            "{strategy}: copied {pages} pages of {}",
+            wl.bytes / SZ_4K
+        )));
+    }
+    Ok(guards.checked)
+}
+
+/// Runs one configuration and verifies every destination page and guard.
+/// Ends with the linear map live.
+pub fn run(w: &World<'_>, wl: &Workload, c: Config) -> Result<Outcome, Error> {
+    poison(wl);
+    let Setup {
+        input,
+        map,
+        src_layout,
+    } = setup(wl, c)?;
     // Every configuration starts alike: caches cleaned and invalidated,
     // TLB empty (switching goes through MMU-off even to the same map), so
     // no run inherits warm lines or translations from the last one.
@@ -521,42 +565,18 @@ pub fn run(w: &World<'_>, wl: &Workload, c: Config) -> Result<Outcome, Error> {
     // SAFETY: the plan put every source and list page outside every
     // destination, and destinations outside the stage, DTB and tables;
     // the live translation (or none) reaches all of them.
-    let (pages, sample) = measure(|| unsafe { copy::run(strategy, kernel, input, wl.line) });
-    if switched || !mmu_on {
+    let (pages, sample) = measure(|| unsafe { copy::run(c.strategy, c.kernel, input, wl.line) });
+    if switched || !c.mmu {
         switch(w, wl, Some(&wl.linear));
     }
-    let mem = IdentityMem;
-    if let Err(m) = wl.plan.verify_destinations(&mem, &wl.hashes) {
-        let at = first_bad_byte(wl, m.page).unwrap_or(m.page);
-        return Err(Error::verify(format_args!(
-            "{} ({}, MMU {}): destination differs from the payload at {at:#x} (page {:#x})",
-            strategy.name(),
-            kernel.name(),
-            if mmu_on { "on" } else { "off" },
-            m.page
-        )));
-    }
-    let guards = check_guards(&mem, wl.plan.guards());
-    if let Some(a) = guards.first_modified {
-        return Err(Error::verify(format_args!(
-            "{}: write outside the destinations, guard byte at {a:#x}",
-            strategy.name()
-        )));
-    }
-    if pages * SZ_4K != wl.bytes {
-        return Err(Error::verify(format_args!(
-            "{}: copied {pages} pages of {}",
-            strategy.name(),
-            wl.bytes / SZ_4K
-        )));
-    }
+    let guard_bytes = verify_run(wl, c, pages)?;
     Ok(Outcome {
-        strategy,
-        kernel,
-        mmu: mmu_on,
+        strategy: c.strategy,
+        kernel: c.kernel,
+        mmu: c.mmu,
         sample,
         pages,
-        guard_bytes: guards.checked,
+        guard_bytes,
         map: map.map(MapShape::of),
         src_layout,
     })
