@@ -173,24 +173,14 @@ pub fn report_unverified(map: &BuiltMap, forbidden: &[Region], build_ns: u64, na
         failures: 0,
         first_failure: None,
     };
-    report_with(map, forbidden, build_ns, &none, name, false)
+    print_map(map, build_ns, &none, name);
+    map_record(map, forbidden, build_ns, &none, name, false);
 }
 
 /// Human summary and the `map` record.
 pub fn report(map: &BuiltMap, forbidden: &[Region], build_ns: u64, v: &Verification, name: &str) {
-    report_with(map, forbidden, build_ns, v, name, v.failures == 0)
-}
-
-fn report_with(
-    map: &BuiltMap,
-    forbidden: &[Region],
-    build_ns: u64,
-    v: &Verification,
-    name: &str,
-    verified: bool,
-) {
     print_map(map, build_ns, v, name);
-    map_record(map, forbidden, build_ns, v, name, verified);
+    map_record(map, forbidden, build_ns, v, name, v.failures == 0);
 }
 
 fn print_map(map: &BuiltMap, build_ns: u64, v: &Verification, name: &str) {
