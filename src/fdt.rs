@@ -17,6 +17,22 @@ const FDT_NOP: u32 = 4;
 const FDT_END: u32 = 9;
 /// Header size of version 17.
 pub const HEADER_LEN: usize = 40;
+
+/// Byte offsets of the header's big-endian u32 fields (devicetree
+/// specification 5.2), read by [`Fdt::new`] and written by
+/// [`build::dtb`].
+pub mod header {
+    pub const MAGIC: usize = 0;
+    pub const TOTALSIZE: usize = 4;
+    pub const OFF_DT_STRUCT: usize = 8;
+    pub const OFF_DT_STRINGS: usize = 12;
+    pub const OFF_MEM_RSVMAP: usize = 16;
+    pub const VERSION: usize = 20;
+    pub const LAST_COMP_VERSION: usize = 24;
+    pub const BOOT_CPUID_PHYS: usize = 28;
+    pub const SIZE_DT_STRINGS: usize = 32;
+    pub const SIZE_DT_STRUCT: usize = 36;
+}
 /// Deeper trees than this are rejected rather than walked.
 const MAX_DEPTH: usize = 32;
 
@@ -73,14 +89,14 @@ fn be64(b: &[u8], off: usize) -> Option<u64> {
 /// Reads the `totalsize` a header claims, to size the blob before parsing.
 /// Checks only the magic.
 pub fn header_total_size(header: &[u8]) -> Result<usize, FdtError> {
-    let magic = be32(header, 0).ok_or(FdtError::Truncated {
+    let magic = be32(header, header::MAGIC).ok_or(FdtError::Truncated {
         have: header.len(),
         need: HEADER_LEN,
     })?;
     if magic != FDT_MAGIC {
         return Err(FdtError::BadMagic(magic));
     }
-    be32(header, 4)
+    be32(header, header::TOTALSIZE)
         .map(|v| v as usize)
         .ok_or(FdtError::Truncated {
             have: header.len(),
@@ -163,9 +179,14 @@ impl<'a> Fdt<'a> {
             });
         }
         let blob = &blob[..total];
-        let h = |i: usize| be32(blob, i * 4).unwrap_or(0) as usize;
-        let (off_struct, off_strings, off_rsv, version, last_comp) = (h(2), h(3), h(4), h(5), h(6));
-        let (size_strings, size_struct) = (h(8), h(9));
+        let h = |field: usize| be32(blob, field).unwrap_or(0) as usize;
+        let off_struct = h(header::OFF_DT_STRUCT);
+        let off_strings = h(header::OFF_DT_STRINGS);
+        let off_rsv = h(header::OFF_MEM_RSVMAP);
+        let version = h(header::VERSION);
+        let last_comp = h(header::LAST_COMP_VERSION);
+        let size_strings = h(header::SIZE_DT_STRINGS);
+        let size_struct = h(header::SIZE_DT_STRUCT);
         if version < 16 || last_comp > 17 {
             return Err(FdtError::BadVersion(version as u32));
         }
@@ -474,7 +495,7 @@ pub mod build {
     use alloc::string::String;
     use alloc::vec::Vec;
 
-    use super::{FDT_BEGIN_NODE, FDT_END, FDT_END_NODE, FDT_MAGIC, FDT_PROP, HEADER_LEN};
+    use super::{FDT_BEGIN_NODE, FDT_END, FDT_END_NODE, FDT_MAGIC, FDT_PROP, HEADER_LEN, header};
     use super::{Fdt, FdtError, Node};
 
     /// A node: its name, properties in order, then children.
@@ -669,23 +690,20 @@ pub mod build {
         let st_off = rsv_off + rsvb.len();
         let str_off = st_off + st.len();
         let total = str_off + strings.len();
-        let mut out = Vec::with_capacity(total);
-        // magic, totalsize, off_dt_struct, off_dt_strings, off_mem_rsvmap,
-        // version, last_comp_version, boot_cpuid_phys, size_dt_strings,
-        // size_dt_struct
-        for v in [
-            FDT_MAGIC,
-            total as u32,
-            st_off as u32,
-            str_off as u32,
-            rsv_off as u32,
-            17,
-            16,
-            0,
-            strings.len() as u32,
-            st.len() as u32,
+        let mut out = alloc::vec![0u8; HEADER_LEN];
+        for (field, v) in [
+            (header::MAGIC, FDT_MAGIC),
+            (header::TOTALSIZE, total as u32),
+            (header::OFF_DT_STRUCT, st_off as u32),
+            (header::OFF_DT_STRINGS, str_off as u32),
+            (header::OFF_MEM_RSVMAP, rsv_off as u32),
+            (header::VERSION, 17),
+            (header::LAST_COMP_VERSION, 16),
+            (header::BOOT_CPUID_PHYS, 0),
+            (header::SIZE_DT_STRINGS, strings.len() as u32),
+            (header::SIZE_DT_STRUCT, st.len() as u32),
         ] {
-            out.extend(v.to_be_bytes());
+            out[field..field + 4].copy_from_slice(&v.to_be_bytes());
         }
         out.extend(rsvb);
         out.extend(st);

@@ -458,16 +458,14 @@ impl Dtb {
     }
 }
 
-/// Byte offsets of the DTB header fields (devicetree spec 5.2).
-pub const HDR_MAGIC: usize = 0;
-pub const HDR_TOTALSIZE: usize = 4;
-pub const HDR_OFF_DT_STRUCT: usize = 8;
-pub const HDR_OFF_DT_STRINGS: usize = 12;
-pub const HDR_OFF_MEM_RSVMAP: usize = 16;
-pub const HDR_VERSION: usize = 20;
-pub const HDR_LAST_COMP_VERSION: usize = 24;
-pub const HDR_SIZE_DT_STRINGS: usize = 32;
-pub const HDR_SIZE_DT_STRUCT: usize = 36;
+/// Byte offsets of the DTB header fields: the library's.
+#[allow(unused_imports)] // each test file uses some
+pub use mmu_reloc::fdt::header::{
+    LAST_COMP_VERSION as HDR_LAST_COMP_VERSION, MAGIC as HDR_MAGIC,
+    OFF_DT_STRINGS as HDR_OFF_DT_STRINGS, OFF_DT_STRUCT as HDR_OFF_DT_STRUCT,
+    OFF_MEM_RSVMAP as HDR_OFF_MEM_RSVMAP, SIZE_DT_STRINGS as HDR_SIZE_DT_STRINGS,
+    SIZE_DT_STRUCT as HDR_SIZE_DT_STRUCT, TOTALSIZE as HDR_TOTALSIZE, VERSION as HDR_VERSION,
+};
 
 pub fn header(blob: &[u8], field: usize) -> u32 {
     u32::from_be_bytes(blob[field..field + 4].try_into().unwrap())
