@@ -131,11 +131,11 @@ pub fn stage_bounds() -> Region {
 }
 
 /// The heap area reserved by the linker script.
-pub fn heap_bounds() -> (u64, u64) {
+pub fn heap_bounds() -> Region {
     unsafe extern "C" {
         static __heap_start: u8;
         static __heap_end: u8;
     }
     // Only the addresses of the linker-defined symbols are taken.
-    (&raw const __heap_start as u64, &raw const __heap_end as u64)
+    Region::new(&raw const __heap_start as u64, &raw const __heap_end as u64)
 }

@@ -154,8 +154,7 @@ fn discover(dtb_phys: u64, load: u64) -> Result<(World<'static>, &'static [u8]),
     let have_semihosting = semihosting::probe();
     let stage = arch::stage_bounds();
     let blob = check_entry(dtb_phys, stage)?;
-    let (heap_start, heap_end) = arch::heap_bounds();
-    heap::init(heap_start, heap_end);
+    heap::init(arch::heap_bounds());
     let fdt = Fdt::new(blob)?;
     // Until here the console is semihosting, if present.
     console::init(platform::console(&fdt)?);
