@@ -1,6 +1,8 @@
-//! Decoding of CPU identification and exception syndrome values. The arch
-//! code reads the raw registers; this module only interprets numbers, so it
-//! is tested on the host.
+//! Decoding of CPU identification (MIDR, ID_AA64MMFR0), exception syndrome
+//! (ESR) and address translation (PAR) values, with aarch64-cpu's field
+//! definitions in `LocalRegisterCopy`s (and, for fields it lacks, ones
+//! defined here once). The arch code reads the raw registers; this module
+//! only interprets numbers, so it is tested on the host.
 
 use core::fmt;
 
