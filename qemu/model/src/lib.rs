@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod core;
+pub mod decode;
 pub mod params;
 pub mod prefetch;
 pub mod tlb;

@@ -237,14 +237,14 @@ impl Params {
     pub fn check(&self) -> Result<(), String> {
         let sets = |bytes: u64, ways: u32| {
             let lines = bytes / self.line_bytes.max(1);
-            ways > 0 && lines % ways as u64 == 0 && (lines / ways as u64).is_power_of_two()
+            ways > 0 && lines.is_multiple_of(ways as u64) && (lines / ways as u64).is_power_of_two()
         };
         let ok = self.line_bytes.is_power_of_two()
             && sets(self.l1d_bytes, self.l1d_ways)
             && sets(self.l2_bytes, self.l2_ways)
             && self.l1_tlb_entries > 0
             && self.l2_tlb_ways > 0
-            && self.l2_tlb_entries % self.l2_tlb_ways == 0
+            && self.l2_tlb_entries.is_multiple_of(self.l2_tlb_ways)
             && self.l1_tlb_sizes != 0
             && self.l2_tlb_sizes != 0
             && self.pf_streams > 0

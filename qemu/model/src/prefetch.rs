@@ -51,9 +51,8 @@ impl Prefetcher {
             return line + 1..line + 1;
         }
         let mut end = line + 1 + self.degree;
-        if self.page_lines != 0 {
-            let page_end = (line / self.page_lines + 1) * self.page_lines;
-            end = end.min(page_end);
+        if let Some(page) = line.checked_div(self.page_lines) {
+            end = end.min((page + 1) * self.page_lines);
         }
         line + 1..end
     }
