@@ -2,10 +2,15 @@
 //! model cares about (run markers, TLBI, DC CIVAC/IVAC/CVAC, writes to the
 //! translation registers) and feeds memory accesses and executed blocks
 //! to one `Core` per vCPU. Modelling is on only between a run's start and
-//! end markers; elsewhere each callback returns at once.
+//! end markers. To keep the rest of the boot cheap, blocks translated
+//! outside every run get only the marker, TLBI and MSR callbacks: the
+//! measured loops are first executed, hence translated, inside a run, and
+//! QEMU keeps their instrumented translation (`all=on` instruments every
+//! block instead).
 //! The markers are described in `decode`.
 
 use std::ffi::CString;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use qemu_plugin::{
@@ -187,6 +192,11 @@ struct State {
 }
 
 static STATE: OnceLock<State> = OnceLock::new();
+/// vCPUs inside a run; blocks translated while it is non-zero are fully
+/// instrumented.
+static IN_RUN: AtomicU32 = AtomicU32::new(0);
+/// `all=on`: instrument every block.
+static ALL: AtomicBool = AtomicBool::new(false);
 
 fn with_vcpu(i: VCPUIndex, f: impl FnOnce(&mut Vcpu)) {
     let Some(st) = STATE.get() else { return };
@@ -231,11 +241,21 @@ impl Register for Model {
             .iter()
             .map(|a| a.split_once('=').unwrap_or((a.as_str(), "")))
             .collect();
+        if let Some((_, a)) = pairs.iter().find(|(k, _)| *k == "all") {
+            let on = matches!(*a, "on" | "yes" | "true");
+            if !on && !matches!(*a, "off" | "no" | "false") {
+                fail(&format!("model: all={a}: expected on or off"));
+            }
+            ALL.store(on, Ordering::Relaxed);
+        }
         if let Some((_, p)) = pairs.iter().find(|(k, _)| *k == "preset") {
             params = Params::preset(p)
                 .unwrap_or_else(|| fail(&format!("model: unknown preset {p:?} (a72, n1)")));
         }
-        for (k, v) in pairs.iter().filter(|(k, _)| *k != "preset") {
+        for (k, v) in pairs
+            .iter()
+            .filter(|(k, _)| !matches!(*k, "preset" | "all"))
+        {
             params.set(k, v).unwrap_or_else(|e| fail(&e));
         }
         let n = info
@@ -275,19 +295,22 @@ impl HasCallbacks for Model {
         tb: TranslationBlock,
     ) -> qemu_plugin::Result<()> {
         let n = tb.size() as u64;
+        let full = ALL.load(Ordering::Relaxed) || IN_RUN.load(Ordering::Relaxed) > 0;
         // Instructions, uncached fetch redirects, and translation changes
         // seen at the start of each block.
-        tb.register_execute_callback_flags(
-            move |vcpu| {
-                in_run(vcpu, |v| {
-                    if v.stale {
-                        v.refresh();
-                    }
-                    v.core.insns(n);
-                })
-            },
-            CallbackFlags::QEMU_PLUGIN_CB_R_REGS,
-        );
+        if full {
+            tb.register_execute_callback_flags(
+                move |vcpu| {
+                    in_run(vcpu, |v| {
+                        if v.stale {
+                            v.refresh();
+                        }
+                        v.core.insns(n);
+                    })
+                },
+                CallbackFlags::QEMU_PLUGIN_CB_R_REGS,
+            );
+        }
         for insn in tb.instructions() {
             let mut b = [0u8; 4];
             if insn.read_data(&mut b) != 4 {
@@ -300,7 +323,9 @@ impl HasCallbacks for Model {
                             let id = read(&v.regs.x[0]).unwrap_or(u64::MAX);
                             v.core.reset();
                             v.refresh();
-                            v.run = Some(id);
+                            if v.run.replace(id).is_none() {
+                                IN_RUN.fetch_add(1, Ordering::Relaxed);
+                            }
                         })
                     },
                     CallbackFlags::QEMU_PLUGIN_CB_R_REGS,
@@ -309,6 +334,7 @@ impl HasCallbacks for Model {
                     |vcpu| {
                         with_vcpu(vcpu, |v| {
                             if let Some(run) = v.run.take() {
+                                IN_RUN.fetch_sub(1, Ordering::Relaxed);
                                 v.report(vcpu, run);
                             }
                         })
@@ -323,7 +349,7 @@ impl HasCallbacks for Model {
                     |vcpu| in_run(vcpu, |v| v.stale = true),
                     CallbackFlags::QEMU_PLUGIN_CB_NO_REGS,
                 ),
-                Op::Dc(op, rt) if rt < 31 => insn.register_execute_callback_flags(
+                Op::Dc(op, rt) if rt < 31 && full => insn.register_execute_callback_flags(
                     move |vcpu| {
                         in_run(vcpu, |v| {
                             if let Some(va) = read(&v.regs.x[rt as usize]) {
@@ -334,6 +360,9 @@ impl HasCallbacks for Model {
                     CallbackFlags::QEMU_PLUGIN_CB_R_REGS,
                 ),
                 _ => {}
+            }
+            if !full {
+                continue;
             }
             insn.register_memory_access_callback(
                 |vcpu, info, vaddr| {
