@@ -156,7 +156,7 @@ impl Params {
             // Assumption: as for the A72 (N1 is 4-wide, 2 load/store pipes,
             // but the loops are memory bound).
             cpi: 1.0,
-            // Neoverse N1 TRM / Arm's N1 platform paper: L2 hit 9-11 cycles.
+            // Arm's Neoverse N1 launch figures: L2 hit 9-11 cycles.
             l2_hit_cycles: 11.0,
             // Assumption: DDR4 server DRAM latency about 100 ns.
             mem_ns: 100.0,
