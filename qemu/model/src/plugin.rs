@@ -125,13 +125,22 @@ struct Vcpu {
     run: Option<u64>,
     /// A translation register was written: re-read before the next block.
     stale: bool,
+    /// The `model_error` line about unreadable registers was printed.
+    warned: bool,
 }
 
 impl Vcpu {
     fn refresh(&mut self) {
         self.stale = false;
-        if let Some(t) = self.regs.translation() {
-            self.core.set_translation(t);
+        match self.regs.translation() {
+            Some(t) => self.core.set_translation(t),
+            None if !self.warned => {
+                self.warned = true;
+                out(
+                    "{\"record\":\"model_error\",\"modelled\":true,\"msg\":\"cannot read SCTLR/TTBR0/TCR/MAIR of the current EL: translation state is stale\"}\n",
+                );
+            }
+            None => {}
         }
     }
 
@@ -284,6 +293,7 @@ impl HasCallbacks for Model {
                 regs,
                 run: None,
                 stale: false,
+                warned: false,
             });
         }
         Ok(())
