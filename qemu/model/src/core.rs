@@ -416,6 +416,25 @@ mod tests {
     }
 
     #[test]
+    fn cost_is_the_documented_sum() {
+        let p = Params::a72();
+        let c = Counts {
+            insns: 1000,
+            load_l2_hits: 10,
+            load_l2_misses: 3,
+            device_accesses: 2,
+            dram_lines: 64,
+            l1_tlb_misses: 5,
+            uncached_fetches: 7,
+            ..Counts::default()
+        };
+        // 1.5 GHz: 120 ns = 180 cycles; 64 B at 12.8 GB/s = 7.5 cycles.
+        let expect =
+            1000.0 + 21.0 * 10.0 + 180.0 * 3.0 + 180.0 * 2.0 + 7.5 * 64.0 + 6.0 * 5.0 + 180.0 * 7.0;
+        assert!((c.cost(&p).total - expect).abs() < 1e-6, "{:?}", c.cost(&p));
+    }
+
+    #[test]
     fn clean_writes_back_dirty_lines_once() {
         let (mut c, mut m) = on(1 << 30);
         c.access(0x4000_0000, true, &mut m);
