@@ -101,7 +101,10 @@ pub struct Core {
     l2_tlb: Tlb,
     l1d: Cache,
     l2: Cache,
+    /// Load streams (fill L1D and L2) and store streams (fill L2 only),
+    /// as the Cortex-A72 TRM (6.4.9) describes its load/store prefetcher.
     pf: Prefetcher,
+    pf_store: Prefetcher,
     line_shift: u32,
 }
 
@@ -113,6 +116,13 @@ impl Core {
             l1d: Cache::new(p.l1d_bytes, p.l1d_ways, p.line_bytes),
             l2: Cache::new(p.l2_bytes, p.l2_ways, p.line_bytes),
             pf: Prefetcher::new(
+                p.pf_streams,
+                p.pf_train,
+                p.pf_degree,
+                p.pf_page_bytes,
+                p.line_bytes,
+            ),
+            pf_store: Prefetcher::new(
                 p.pf_streams,
                 p.pf_train,
                 p.pf_degree,
@@ -133,6 +143,7 @@ impl Core {
         self.l1d.flush();
         self.l2.flush();
         self.pf.flush();
+        self.pf_store.flush();
         self.counts = Counts::default();
     }
 
@@ -215,7 +226,7 @@ impl Core {
         if let Some(hit) = self.l1d.access(line, store) {
             if hit.prefetched {
                 self.counts.prefetches_useful += 1;
-                self.prefetch(line);
+                self.prefetch(line, store);
             }
             return;
         }
@@ -238,10 +249,19 @@ impl Core {
             }
         }
         self.fill_l1(line, store, false);
-        self.prefetch(line);
+        self.prefetch(line, store);
     }
 
-    fn prefetch(&mut self, line: u64) {
+    fn prefetch(&mut self, line: u64, store: bool) {
+        if store {
+            for l in self.pf_store.train(line) {
+                if !self.l1d.contains(l) && !self.l2.contains(l) {
+                    self.counts.prefetches += 1;
+                    self.fill_l2(l, true);
+                }
+            }
+            return;
+        }
         for l in self.pf.train(line) {
             if self.l1d.contains(l) {
                 continue;
@@ -397,6 +417,20 @@ mod tests {
             c.access(0x4000_0000 + off, false, &mut m);
         }
         assert_eq!(c.counts.l1d_misses, 3);
+    }
+
+    #[test]
+    fn store_streams_prefetch_into_l2_only() {
+        let (mut c, mut m) = on(1 << 30);
+        for off in (0..4096).step_by(64) {
+            c.access(0x4000_0000 + off, true, &mut m);
+        }
+        // Every line misses L1D (stores prefetch to L2 only), but after two
+        // training misses the rest of the page is found in L2.
+        assert_eq!(c.counts.l1d_misses, 1 + 64); // walk read + every line
+        assert_eq!(c.counts.l2_misses, 1 + 2);
+        assert_eq!(c.counts.prefetches, 62);
+        assert_eq!(c.counts.prefetches_useful, 62);
     }
 
     #[test]

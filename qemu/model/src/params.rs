@@ -95,10 +95,11 @@ impl Params {
             l1d_ways: 2,
             l2_bytes: 1 << 20,
             l2_ways: 16,
-            // Assumption: the TRM describes an L1 data prefetcher that
-            // detects strides and does not cross a page; streams, training
-            // and degree are not published. 8 streams, 2 misses to train,
-            // 4 lines ahead.
+            // Cortex-A72 TRM 6.4.9: load streams fill L1D and L2, store
+            // streams L2 only; with CPUACTLR_EL1[43] set prefetch stays in
+            // the page of the triggering access (VA streams crossing pages
+            // are not modelled). Assumption: streams, training and degree
+            // are not published; 8 streams, 2 misses to train, 4 lines.
             pf_streams: 8,
             pf_train: 2,
             pf_degree: 4,
