@@ -115,11 +115,12 @@ impl Core {
             l2_tlb: Tlb::new(p.l2_tlb_entries, p.l2_tlb_ways, p.l2_tlb_sizes),
             l1d: Cache::new(p.l1d_bytes, p.l1d_ways, p.line_bytes),
             l2: Cache::new(p.l2_bytes, p.l2_ways, p.line_bytes),
+            // VA streams (`pf_cross`) are bounded by translations, not pages.
             pf: Prefetcher::new(
                 p.pf_streams,
                 p.pf_train,
                 p.pf_degree,
-                p.pf_page_bytes,
+                if p.pf_cross > 0 { 0 } else { p.pf_page_bytes },
                 p.line_bytes,
             ),
             pf_store: Prefetcher::new(
@@ -184,7 +185,7 @@ impl Core {
         let walk = self.tr.regime.walk(va, mem);
         for pa in &walk.reads {
             self.counts.walk_mem_accesses += 1;
-            self.cached(*pa, false);
+            self.cached(*pa, false, None, mem);
         }
         let leaf = walk.leaf?;
         let e = Entry {
@@ -216,17 +217,19 @@ impl Core {
         if e.device {
             self.counts.device_accesses += 1;
         } else {
-            self.cached(e.translate(va), store);
+            self.cached(e.translate(va), store, Some(va), mem);
         }
     }
 
     /// A demand access to Normal cacheable memory at `pa`.
-    fn cached(&mut self, pa: u64, store: bool) {
+    /// `va`: the virtual address of a demand access (None: a walk read),
+    /// for load streams that follow virtual addresses (`pf_cross`).
+    fn cached(&mut self, pa: u64, store: bool, va: Option<u64>, mem: &mut dyn Descriptors) {
         let line = pa >> self.line_shift;
         if let Some(hit) = self.l1d.access(line, store) {
             if hit.prefetched {
                 self.counts.prefetches_useful += 1;
-                self.prefetch(line, store);
+                self.prefetch(line, store, va, mem);
             }
             return;
         }
@@ -249,16 +252,22 @@ impl Core {
             }
         }
         self.fill_l1(line, store, false);
-        self.prefetch(line, store);
+        self.prefetch(line, store, va, mem);
     }
 
-    fn prefetch(&mut self, line: u64, store: bool) {
+    fn prefetch(&mut self, line: u64, store: bool, va: Option<u64>, mem: &mut dyn Descriptors) {
         if store {
             for l in self.pf_store.train(line) {
                 if !self.l1d.contains(l) && !self.l2.contains(l) {
                     self.counts.prefetches += 1;
                     self.fill_l2(l, true);
                 }
+            }
+            return;
+        }
+        if self.p.pf_cross > 0 {
+            if let Some(va) = va {
+                self.prefetch_va(va, mem);
             }
             return;
         }
@@ -271,6 +280,32 @@ impl Core {
                 self.fill_l2(l, true);
             }
             self.fill_l1(l, false, true);
+        }
+    }
+
+    /// A load stream on virtual lines that may run into the next page:
+    /// `pf_cross` 1 takes its translation only from a TLB (no walk: the
+    /// prefetch is dropped), 2 walks for it.
+    fn prefetch_va(&mut self, va: u64, mem: &mut dyn Descriptors) {
+        let shift = self.line_shift;
+        for l in self.pf.train(va >> shift) {
+            let v = l << shift;
+            let e = match self.p.pf_cross {
+                1 => self.l1_tlb.peek(v).or_else(|| self.l2_tlb.peek(v)),
+                _ => self.translate(v, mem),
+            };
+            let Some(e) = e.filter(|e| !e.device) else {
+                return;
+            };
+            let pl = e.translate(v) >> shift;
+            if self.l1d.contains(pl) {
+                continue;
+            }
+            self.counts.prefetches += 1;
+            if self.l2.access(pl, false).is_none() {
+                self.fill_l2(pl, true);
+            }
+            self.fill_l1(pl, false, true);
         }
     }
 
@@ -417,6 +452,37 @@ mod tests {
             c.access(0x4000_0000 + off, false, &mut m);
         }
         assert_eq!(c.counts.l1d_misses, 3);
+    }
+
+    #[test]
+    fn virtual_streams_cross_pages_only_when_allowed() {
+        // Eight 4 KiB pages read line by line, VA-contiguous.
+        let run = |cross: u32| {
+            let (regime, mut m) = identity(4096);
+            let mut p = Params::a72();
+            p.pf_cross = cross;
+            let mut c = Core::new(p);
+            c.set_translation(Translation {
+                mmu: true,
+                icache: true,
+                regime,
+            });
+            for off in (0..8 * 4096).step_by(64) {
+                c.access(0x4000_0000 + off, false, &mut m);
+            }
+            c.counts
+        };
+        let (phys, tlb_only, walking) = (run(0), run(1), run(2));
+        // Stopping at each page, and crossing only into pages the TLB
+        // already holds (none here), both miss the first line of each page.
+        assert_eq!(phys.prefetches_useful, tlb_only.prefetches_useful);
+        // Walking for the next page keeps the stream going: fewer misses,
+        // and the walks happen ahead of the demand accesses.
+        assert!(walking.l1d_misses < phys.l1d_misses, "{walking:?} {phys:?}");
+        assert!(walking.prefetches_useful > phys.prefetches_useful);
+        // One walk per page; the stream walks one page past the last.
+        assert_eq!(walking.walks, 9);
+        assert_eq!(phys.walks, 8);
     }
 
     #[test]

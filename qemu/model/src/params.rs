@@ -49,6 +49,11 @@ pub struct Params {
     pub pf_degree: u32,
     /// Prefetches stop at this physical boundary (0: no boundary).
     pub pf_page_bytes: u64,
+    /// Load streams: 0 on physical lines, stopping at `pf_page_bytes`
+    /// (an A72 with CPUACTLR_EL1[43] set); 1 on virtual lines, crossing
+    /// into a page whose translation a TLB holds; 2 the same, walking for
+    /// it (A72 TRM 6.4.9 says VA prefetch crosses pages, not how).
+    pub pf_cross: u32,
     // -- costs
     pub freq_mhz: f64,
     pub cpi: f64,
@@ -104,6 +109,7 @@ impl Params {
             pf_train: 2,
             pf_degree: 4,
             pf_page_bytes: 4096,
+            pf_cross: 0,
             // Raspberry Pi 4: 1.5 GHz (product brief).
             freq_mhz: 1500.0,
             // Assumption: one instruction per cycle for the load/store
@@ -152,6 +158,7 @@ impl Params {
             pf_train: 2,
             pf_degree: 4,
             pf_page_bytes: 4096,
+            pf_cross: 0,
             // Ampere Altra Q80-30: 3.0 GHz (product brief).
             freq_mhz: 3000.0,
             // Assumption: as for the A72 (N1 is 4-wide, 2 load/store pipes,
@@ -221,6 +228,7 @@ impl Params {
             "pf_train" => self.pf_train = int()? as u32,
             "pf_degree" => self.pf_degree = int()? as u32,
             "pf_page_bytes" => self.pf_page_bytes = parse_size(value).ok_or_else(bad)?,
+            "pf_cross" => self.pf_cross = int()? as u32,
             "freq_mhz" => self.freq_mhz = float()?,
             "cpi" => self.cpi = float()?,
             "l2_hit_cycles" => self.l2_hit_cycles = float()?,
@@ -249,6 +257,7 @@ impl Params {
             && self.l1_tlb_sizes != 0
             && self.l2_tlb_sizes != 0
             && self.pf_streams > 0
+            && self.pf_cross <= 2
             && (self.pf_page_bytes == 0 || self.pf_page_bytes.is_power_of_two())
             && self.freq_mhz > 0.0
             && self.dram_gbs > 0.0;
@@ -274,7 +283,7 @@ impl Params {
             "{{\"record\":\"model_params\",\"modelled\":true,\"preset\":\"{}\",\
              \"l1_tlb_entries\":{},\"l1_tlb_sizes\":{},\"l2_tlb_entries\":{},\"l2_tlb_ways\":{},\"l2_tlb_sizes\":{},\
              \"line_bytes\":{},\"l1d_bytes\":{},\"l1d_ways\":{},\"l2_bytes\":{},\"l2_ways\":{},\
-             \"pf_streams\":{},\"pf_train\":{},\"pf_degree\":{},\"pf_page_bytes\":{},\
+             \"pf_streams\":{},\"pf_train\":{},\"pf_degree\":{},\"pf_page_bytes\":{},\"pf_cross\":{},\
              \"freq_mhz\":{},\"cpi\":{},\"l2_hit_cycles\":{},\"mem_ns\":{},\"device_ns\":{},\"dram_gbs\":{},\
              \"l2_tlb_hit_cycles\":{},\"ifetch_uncached\":{}}}",
             self.preset,
@@ -292,6 +301,7 @@ impl Params {
             self.pf_train,
             self.pf_degree,
             self.pf_page_bytes,
+            self.pf_cross,
             self.freq_mhz,
             self.cpi,
             self.l2_hit_cycles,

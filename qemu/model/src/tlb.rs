@@ -85,6 +85,24 @@ impl Tlb {
         None
     }
 
+    /// Like `lookup`, without touching LRU state (a prefetcher's probe).
+    pub fn peek(&self, va: u64) -> Option<Entry> {
+        let mut present = self.present;
+        while present != 0 {
+            let size = 1u64 << present.trailing_zeros();
+            present &= present - 1;
+            let s = self.set_of(va, size) * self.ways;
+            let hit = self.slots[s..s + self.ways]
+                .iter()
+                .flatten()
+                .find(|(e, _)| e.size == size && e.covers(va));
+            if let Some((e, _)) = hit {
+                return Some(*e);
+            }
+        }
+        None
+    }
+
     /// Inserts the piece of `leaf` containing `va` that this TLB can hold;
     /// returns it (None if the leaf is smaller than every size it holds).
     pub fn insert(&mut self, leaf: &Entry, va: u64) -> Option<Entry> {
