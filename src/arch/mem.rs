@@ -38,7 +38,7 @@ impl PhysMem for IdentityMem {
     /// with caches on may have left dirty lines here: invalidate them
     /// before writing, as Linux does for its early page tables.
     fn claim_fresh(&mut self, phys: u64, len: u64) {
-        if !super::mmu::enabled(super::current_el()) {
+        if !super::mmu::enabled(super::current_regime()) {
             super::mmu::invalidate(Region::new(phys, phys.saturating_add(len)));
         }
     }
