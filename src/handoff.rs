@@ -306,7 +306,13 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> Result<Infallible, Error> {
     // The control area is reserved with the tables, before the sources
     // are scattered.
     let code = copy::handoff_code(strategy, kernel);
-    let layout = ControlLayout::new(blob, copy::park_vectors(), code, pen_bytes(w), segments.len());
+    let layout = ControlLayout::new(
+        blob,
+        copy::park_vectors(),
+        code,
+        pen_bytes(w),
+        segments.len(),
+    );
     let contiguous = strategy == Strategy::Contiguous;
     let wl = workload::prepare(w, &segments, contiguous, Purpose::Boot, layout.bytes())?;
     let contig = match (contiguous, &wl.contig) {

@@ -18,37 +18,37 @@ use alloc::vec::Vec;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Event {
     pub code: u16,
-    /// Record key, after `pmu_`.
-    pub name: &'static str,
+    /// The `result` record's key for its count.
+    pub key: &'static str,
 }
 
 pub const INST_RETIRED: Event = Event {
     code: 0x08,
-    name: "inst_retired",
+    key: "pmu_inst_retired",
 };
 pub const L1D_CACHE_REFILL: Event = Event {
     code: 0x03,
-    name: "l1d_cache_refill",
+    key: "pmu_l1d_cache_refill",
 };
 pub const L1D_TLB_REFILL: Event = Event {
     code: 0x05,
-    name: "l1d_tlb_refill",
+    key: "pmu_l1d_tlb_refill",
 };
 pub const MEM_ACCESS: Event = Event {
     code: 0x13,
-    name: "mem_access",
+    key: "pmu_mem_access",
 };
 pub const L2D_CACHE_REFILL: Event = Event {
     code: 0x17,
-    name: "l2d_cache_refill",
+    key: "pmu_l2d_cache_refill",
 };
 pub const BUS_ACCESS: Event = Event {
     code: 0x19,
-    name: "bus_access",
+    key: "pmu_bus_access",
 };
 pub const L2D_TLB_REFILL: Event = Event {
     code: 0x2d,
-    name: "l2d_tlb_refill",
+    key: "pmu_l2d_tlb_refill",
 };
 
 /// The events the benchmark asks for, in the order groups are formed.
@@ -106,6 +106,10 @@ pub fn group(plan: &[Vec<Event>], trial: usize) -> &[Event] {
         &plan[trial % plan.len()]
     }
 }
+
+/// Most event counters any PMUv3 has (PMCR_EL0.N is 5 bits, counter 31
+/// is the cycle counter).
+pub const MAX_COUNTERS: usize = 31;
 
 /// Judges one run's counts (`group[i]` counted `counts[i]`): a PMU that
 /// says it counts INST_RETIRED or MEM_ACCESS but reads 0 across a copy is

@@ -10,6 +10,7 @@ use alloc::string::String;
 use mmu_reloc::bootargs::{SegArg, Strategy};
 use mmu_reloc::exit::Error;
 use mmu_reloc::matrix::{self, Config};
+use mmu_reloc::pmu;
 use mmu_reloc::record::Record;
 use mmu_reloc::region::{self, Region, SZ_4K, SizeName};
 use mmu_reloc::relocate::{self, Environment, Segment, SegmentSource};
@@ -56,9 +57,12 @@ pub fn run(w: &World<'_>) -> Result<(), Error> {
     );
 
     let mut samples: Vec<Vec<workload::Outcome>> = configs.iter().map(|_| Vec::new()).collect();
+    // More PMU events than counters: each trial counts one group in turn.
+    let groups = workload::event_groups();
     for trial in 0..w.args.trials {
+        let events = pmu::group(&groups, trial as usize);
         for (i, &c) in configs.iter().enumerate() {
-            let o = workload::run(w, &wl, c)?;
+            let o = workload::run(w, &wl, c, events)?;
             workload::record(&o, &wl, segments.len(), trial);
             samples[i].push(o);
         }

@@ -130,9 +130,8 @@ pub fn verify(regime: Regime, map: &BuiltMap, seed: u64) -> Verification {
             (None, Ok(_)) => Some("hole translated"),
             (Some(_), Err(_)) => Some("mapped address faulted"),
             (Some(e), Ok(t)) if t.pa != e.pa => Some("wrong PA"),
-            (Some(e), Ok(t)) => {
-                (mmu::MemKind::of_par_attr(t.attr) != Some(e.kind)).then_some("wrong memory attributes")
-            }
+            (Some(e), Ok(t)) => (mmu::MemKind::of_par_attr(t.attr) != Some(e.kind))
+                .then_some("wrong memory attributes"),
         };
         if let Some(why) = why {
             v.failures += 1;

@@ -12,6 +12,7 @@ use mmu_reloc::bootargs::{CopyKernel, Strategy};
 use mmu_reloc::cpu::Granule;
 use mmu_reloc::mmu::{self, BuiltMap, Machine, Mapping, MemKind, Policy, Regime};
 use mmu_reloc::physmem::PhysMem;
+use mmu_reloc::pmu::Event;
 use mmu_reloc::record::Record;
 use mmu_reloc::region::{self, Region, SZ_1G, SZ_2M, SZ_4K};
 use mmu_reloc::relocate::{
@@ -32,7 +33,7 @@ pub mod containment;
 pub mod linear_map;
 pub mod timing;
 
-pub use timing::{Sample, measure, timed};
+pub use timing::{Sample, event_groups, measure, timed};
 
 /// What was learned before `mode=` runs.
 pub struct World<'a> {
@@ -547,7 +548,9 @@ fn verify_run(wl: &Workload, c: Config, pages: u64) -> Result<u64, Error> {
 
 /// Runs one configuration and verifies every destination page and guard.
 /// Ends with the linear map live.
-pub fn run(w: &World<'_>, wl: &Workload, c: Config) -> Result<Outcome, Error> {
+/// `events` is the PMU event group this run counts (see
+/// [`timing::event_groups`]).
+pub fn run(w: &World<'_>, wl: &Workload, c: Config, events: &[Event]) -> Result<Outcome, Error> {
     poison(wl);
     let Setup {
         input,
@@ -565,7 +568,9 @@ pub fn run(w: &World<'_>, wl: &Workload, c: Config) -> Result<Outcome, Error> {
     // SAFETY: the plan put every source and list page outside every
     // destination, and destinations outside the stage, DTB and tables;
     // the live translation (or none) reaches all of them.
-    let (pages, sample) = measure(|| unsafe { copy::run(c.strategy, c.kernel, input, wl.line) });
+    let (pages, sample) = measure(events, || unsafe {
+        copy::run(c.strategy, c.kernel, input, wl.line)
+    });
     if switched || !c.mmu {
         switch(w, wl, Some(&wl.linear));
     }
@@ -638,7 +643,8 @@ fn first_bad_byte(wl: &Workload, page: u64) -> Option<u64> {
 
 /// The `result` record of one run.
 pub fn record(o: &Outcome, wl: &Workload, segments: usize, trial: u32) {
-    Record::new(&mut Console, "result")
+    let mut console = Console;
+    let r = Record::new(&mut console, "result")
         .u64("run", o.sample.run)
         .str("strategy", o.strategy.name())
         .str("copy", o.kernel.name())
@@ -653,9 +659,12 @@ pub fn record(o: &Outcome, wl: &Workload, segments: usize, trial: u32) {
         .u64("trial", trial as u64)
         .u64("ns", o.sample.ns)
         .opt_u64("cycles", o.sample.cycles)
-        .opt_u64("insns", o.sample.insns)
-        // An Outcome exists only for a run that verified.
-        .bool("verified", true)
+        .opt_u64("insns", o.sample.insns);
+    // `pmu_<event>` for each event this trial's group counted; the others
+    // are absent, never zero.
+    let r = o.sample.events().fold(r, |r, (e, c)| r.u64(e.key, c));
+    // An Outcome exists only for a run that verified.
+    r.bool("verified", true)
         .u64("guard_bytes_checked", o.guard_bytes)
         .end();
 }

@@ -2,10 +2,14 @@
 //! for a measured copy (generic timer plus the PMU's cycle and
 //! instruction counters).
 
+use mmu_reloc::pmu::{self as plan, Event, INST_RETIRED, MAX_COUNTERS};
+
 use crate::arch::{self, cell::BootCpuCell, pmu};
 
 /// One measurement: wall time from the generic timer, cycles and
-/// instructions from the PMU (`None` when it cannot count them).
+/// instructions from the PMU (`None` when it cannot count them), and the
+/// PMU events of the trial's group (`events[..n]` counted `group[..n]`,
+/// none when the PMU was not counting).
 #[derive(Clone, Copy, Debug)]
 pub struct Sample {
     /// Run id, 1 up in the order measured: the model plugin's `model`
@@ -14,6 +18,14 @@ pub struct Sample {
     pub ns: u64,
     pub cycles: Option<u64>,
     pub insns: Option<u64>,
+    pub events: [Option<(Event, u64)>; MAX_COUNTERS],
+}
+
+impl Sample {
+    /// The counted events, in group order.
+    pub fn events(&self) -> impl Iterator<Item = (Event, u64)> + '_ {
+        self.events.iter().flatten().copied()
+    }
 }
 
 /// Runs `f` and returns its result with the nanoseconds it took.
@@ -26,30 +38,54 @@ pub fn timed<R>(f: impl FnOnce() -> R) -> (R, u64) {
 /// The last run id handed out by [`measure`].
 static LAST_RUN: BootCpuCell<u64> = BootCpuCell::new(0);
 
-/// Runs `f` between two timer reads and PMU snapshots, inside the model
-/// plugin's run markers (outside the PMU window, so counts do not move).
-pub fn measure<R>(f: impl FnOnce() -> R) -> (R, Sample) {
+/// The PMU event groups of a benchmark, planned once from what the CPU
+/// implements; trial `t` counts `plan::group(&groups, t)`.
+pub fn event_groups() -> alloc::vec::Vec<alloc::vec::Vec<Event>> {
+    let c = pmu::caps();
+    plan::plan(c.pmceid0, c.pmceid1, c.counters)
+}
+
+/// Runs `f` between two timer reads and PMU snapshots counting `group`,
+/// inside the model plugin's run markers (outside the PMU window, so
+/// counts do not move).
+pub fn measure<R>(group: &[Event], f: impl FnOnce() -> R) -> (R, Sample) {
     let run = LAST_RUN.get() + 1;
     LAST_RUN.set(run);
     arch::model_mark(true, run);
-    pmu::start();
-    let c0 = pmu::read();
+    let n = pmu::start(group);
+    let (mut e0, mut e1) = ([0u64; MAX_COUNTERS], [0u64; MAX_COUNTERS]);
+    let cy0 = pmu::read(&mut e0[..n], true);
     let t0 = arch::counter();
     let r = f();
     let t1 = arch::counter();
-    let c1 = pmu::read();
+    let cy1 = pmu::read(&mut e1[..n], false);
     arch::model_mark(false, run);
-    let present = pmu::present();
-    let insns = c1.insns.wrapping_sub(c0.insns);
+    let mut counts = [0u64; MAX_COUNTERS];
+    for (d, (a, b)) in counts.iter_mut().zip(e0.iter().zip(&e1)) {
+        *d = b.wrapping_sub(*a);
+    }
+    // A PMU that reads zero instructions or memory accesses across a copy
+    // is not counting: none of this run's event figures is a measurement.
+    let counted = plan::measured(&group[..n], &counts[..n]);
+    let mut events = [None; MAX_COUNTERS];
+    if counted {
+        for (slot, (e, c)) in events.iter_mut().zip(group.iter().zip(counts)).take(n) {
+            *slot = Some((*e, c));
+        }
+    }
+    let insns = events
+        .iter()
+        .flatten()
+        .find(|(e, _)| *e == INST_RETIRED)
+        .map(|(_, c)| *c);
     (
         r,
         Sample {
             run,
             ns: arch::ticks_to_ns(t1 - t0),
-            cycles: present.then(|| c1.cycles.wrapping_sub(c0.cycles)),
-            // INST_RETIRED reads 0 when it is not counted (QEMU without
-            // -icount shift=N): unknown, not zero.
-            insns: (present && insns != 0).then_some(insns),
+            cycles: pmu::present().then(|| cy1.wrapping_sub(cy0)),
+            insns,
+            events,
         },
     )
 }
