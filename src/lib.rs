@@ -10,6 +10,7 @@ extern crate alloc;
 pub mod bootargs;
 pub mod cpu;
 pub mod fdt;
+pub mod fit;
 pub mod mmu;
 pub mod physmem;
 pub mod platform;
