@@ -606,6 +606,31 @@ impl<'a> BootSet<'a> {
     }
 }
 
+/// The lowest 2 MiB boundary `base` in RAM for which `dests(base)` gives
+/// destinations that all lie in the same RAM bank as `base` and miss
+/// `reserved` (how a loader picks where an Image and its ramdisk go when
+/// nothing says; on a Pi 4 the bottom page is the spin table, so 2 MiB).
+pub fn lowest_base(
+    ram: &[Region],
+    reserved: &[Region],
+    dests: impl Fn(u64) -> Option<Vec<Region>>,
+) -> Option<u64> {
+    ram.iter().find_map(|bank| {
+        let mut base = align_up(bank.start, SZ_2M)?;
+        while base < bank.end {
+            let d = dests(base)?;
+            if !d.iter().all(|r| bank.covers(r)) {
+                return None;
+            }
+            if !d.iter().any(|r| reserved.iter().any(|x| x.overlaps(r))) {
+                return Some(base);
+            }
+            base = base.checked_add(SZ_2M)?;
+        }
+        None
+    })
+}
+
 /// Destinations chosen by [`BootSet::place`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Placement {
@@ -615,6 +640,12 @@ pub struct Placement {
     pub ramdisk: Option<Region>,
     /// The ramdisk's true length (`linux,initrd-end` = start + this).
     pub ramdisk_len: u64,
+}
+
+impl Placement {
+    pub fn destinations(&self) -> impl Iterator<Item = Region> {
+        core::iter::once(self.kernel).chain(self.ramdisk)
+    }
 }
 
 #[cfg(test)]

@@ -403,3 +403,36 @@ fn real_mkimage_output() {
     bad[r.range.start] ^= 1;
     assert!(parse(&bad).unwrap().verify().is_err());
 }
+
+#[test]
+fn lowest_base_skips_reserved_and_stays_in_a_bank() {
+    let ram = [
+        Region::new(0, 0x4000_0000),
+        Region::new(0x8000_0000, 0x9000_0000),
+    ];
+    let two = |base: u64| {
+        Some(vec![
+            Region::new(base, base + 0x1000),
+            Region::new(base + 0x30_0000, base + 0x31_0000),
+        ])
+    };
+    // The spin table at the bottom page: the next boundary.
+    assert_eq!(
+        lowest_base(&ram, &[Region::new(0, 0x1000)], two),
+        Some(0x20_0000)
+    );
+    // The second destination hits reserved memory at 0x300000 and 0x500000.
+    let rsv = [
+        Region::new(0x30_0000, 0x30_1000),
+        Region::new(0x50_0000, 0x50_1000),
+    ];
+    assert_eq!(lowest_base(&ram, &rsv, two), Some(0x40_0000));
+    // Too big for the first bank: the second one.
+    let big = |base: u64| Some(vec![Region::new(base, base + 0x5000_0000)]);
+    assert_eq!(lowest_base(&ram, &[], big), None);
+    let fits2 = |base: u64| Some(vec![Region::new(base, base + 0x800_0000)]);
+    assert_eq!(
+        lowest_base(&ram[1..], &[Region::new(0x8000_0000, 0x8000_1000)], fits2),
+        Some(0x8020_0000)
+    );
+}
