@@ -8,10 +8,12 @@ use alloc::vec::Vec;
 
 use mmu_reloc::bootargs::{CopyKernel, Strategy};
 use mmu_reloc::fdt::{self, Fdt};
+use mmu_reloc::fit;
 use mmu_reloc::record::Record;
 use mmu_reloc::region::{self, Region, SZ_2M, SZ_4K};
 use mmu_reloc::relocate::{CopyRun, ImageHeader, Segment, SegmentSource};
 
+use super::fit_boot;
 use super::relocation::{self, Purpose};
 use super::{EXIT_INPUT, World, fail};
 use crate::arch::{self, copy, mmu as hw};
@@ -29,19 +31,8 @@ fn bad(msg: core::fmt::Arguments<'_>) -> ! {
 /// bank and misses reserved memory (on a Pi 4 the bottom page is the spin
 /// table, reserved). The destination may cover the stage and the DTB.
 fn default_base(w: &World<'_>, h: &ImageHeader, initrd: Region) -> Option<u64> {
-    w.platform.ram.iter().find_map(|bank| {
-        let mut base = region::align_up(bank.start, SZ_2M)?;
-        while base < bank.end {
-            let dest = h.segment(initrd, base)?.dest;
-            if !bank.covers(&dest) {
-                return None;
-            }
-            if !w.platform.reserved.iter().any(|r| r.overlaps(&dest)) {
-                return Some(base);
-            }
-            base = base.checked_add(SZ_2M)?;
-        }
-        None
+    fit::lowest_base(&w.platform.ram, &w.platform.reserved, |base| {
+        Some(alloc::vec![h.segment(initrd, base)?.dest])
     })
 }
 
@@ -97,9 +88,44 @@ fn payload_segment(w: &World<'_>) -> (Segment, Option<ImageHeader>) {
     }
 }
 
-/// Copies the DTB to `at` and NOPs the initrd properties in the copy: the
-/// payload they describe is consumed. Memory reservations are kept.
-fn hand_on_dtb(blob: &[u8], at: u64, foreign: &str) {
+/// What `mode=boot` relocates: the segments (the first one's start is the
+/// entry), whether the first is an arm64 Image, the relocated ramdisk for
+/// `linux,initrd-*` and the FIT configuration it came from.
+struct Payload {
+    segments: Vec<Segment>,
+    image: bool,
+    initrd: Option<Region>,
+    fit: Option<&'static str>,
+}
+
+/// A FIT (kernel, ramdisk) or a single blob (an Image, or raw at `dest=`).
+fn payload(w: &World<'_>) -> Payload {
+    match w.platform.initrd.filter(|i| fit_boot::is_fit(*i)) {
+        Some(initrd) => {
+            let p = fit_boot::payload(w, initrd).unwrap_or_else(|e| bad(format_args!("{e}")));
+            Payload {
+                segments: p.segments,
+                image: true,
+                initrd: p.initrd,
+                fit: Some(p.config),
+            }
+        }
+        None => {
+            let (seg, header) = payload_segment(w);
+            Payload {
+                segments: alloc::vec![seg],
+                image: header.is_some(),
+                initrd: None,
+                fit: None,
+            }
+        }
+    }
+}
+
+/// Copies the DTB to `at`. In the copy, the initrd properties point at the
+/// relocated ramdisk (`initrd`), or are NOP'ed when there is none (the
+/// payload they described is consumed). Memory reservations are kept.
+fn hand_on_dtb(blob: &[u8], at: u64, foreign: &str, initrd: Option<Region>) {
     // SAFETY: `at` is the start of the control area, outside everything
     // else and large enough for the blob.
     let copy = unsafe { core::slice::from_raw_parts_mut(at as *mut u8, blob.len()) };
@@ -113,8 +139,26 @@ fn hand_on_dtb(blob: &[u8], at: u64, foreign: &str) {
             prop("bootargs"),
         )
     };
-    for off in offsets {
-        fdt::nop_property(copy, off).unwrap_or_else(|e| bad(format_args!("DTB copy: {e}")));
+    match initrd {
+        Some(r) => {
+            let [Some(start), Some(end)] = [offsets.first(), offsets.get(1)] else {
+                bad(format_args!(
+                    "DTB copy: no linux,initrd-start/-end to point at the ramdisk"
+                ));
+            };
+            for (off, v) in [(*start, r.start), (*end, r.end)] {
+                fdt::set_uint_property(copy, off, v).unwrap_or_else(|e| {
+                    bad(format_args!(
+                        "DTB copy: linux,initrd-* cannot hold {v:#x}: {e}"
+                    ))
+                });
+            }
+        }
+        None => {
+            for off in offsets {
+                fdt::nop_property(copy, off).unwrap_or_else(|e| bad(format_args!("DTB copy: {e}")));
+            }
+        }
     }
     // The next stage gets only the words the stage did not own.
     if let Some(off) = bootargs {
@@ -138,8 +182,8 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
             blob.len()
         ));
     }
-    let (seg, header) = payload_segment(w);
-    let segments = [seg];
+    let payload = payload(w);
+    let segments = &payload.segments;
     // Control area, reserved with the tables before the sources are
     // scattered: the DTB copy at a 2 MiB boundary (so it cannot straddle
     // one, as arm64 booting.rst wants), the park vectors (2 KiB aligned),
@@ -152,7 +196,7 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
     let runs_len = (segments.len() * core::mem::size_of::<CopyRun>()) as u64;
     let wl = relocation::prepare(
         w,
-        &segments,
+        segments,
         strategy == Strategy::Contiguous,
         Purpose::Boot,
         dtb_len + vectors_len + code_len + runs_len,
@@ -170,7 +214,7 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
     let code_at = vectors_at + vectors_len;
     let runs_at = code_at + code_len;
 
-    hand_on_dtb(blob, dtb_at, &w.foreign.join(" "));
+    hand_on_dtb(blob, dtb_at, &w.foreign.join(" "), payload.initrd);
     // SAFETY: control-area addresses, outside every other range in use.
     unsafe {
         core::ptr::copy_nonoverlapping(vectors.as_ptr(), vectors_at as *mut u8, vectors.len());
@@ -183,28 +227,32 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
     hw::clean_inval(control_used);
     hw::sync_icache(Region::new(vectors_at, code_at + code.len() as u64));
 
-    let entry = seg.dest.start;
+    let entry = segments[0].dest.start;
+    let bytes: u64 = segments.iter().map(|s| s.src.len()).sum();
+    let dests: Vec<Region> = segments.iter().map(|s| s.dest).collect();
     println!(
-        "handoff: {} ({}) {} bytes -> {}, entry {entry:#x}, DTB {dtb_at:#x}, control {control_used}{}",
+        "handoff: {} ({}) {bytes} bytes -> {}, entry {entry:#x}, DTB {dtb_at:#x}, control {control_used}{}{}",
         strategy.name(),
         kernel.name(),
-        seg.src.len(),
-        seg.dest,
-        if header.is_some() {
-            ", arm64 Image"
-        } else {
-            ""
-        }
+        dests[0],
+        if payload.image { ", arm64 Image" } else { "" },
+        payload
+            .initrd
+            .map_or(alloc::string::String::new(), |r| alloc::format!(
+                ", initrd {r}"
+            ))
     );
     Record::new(&mut Console, "handoff")
         .str("strategy", strategy.name())
         .str("copy", kernel.name())
-        .u64("bytes", seg.src.len())
-        .regions("dest", &[seg.dest])
+        .u64("bytes", bytes)
+        .regions("dest", &dests)
         .hex("entry", entry)
         .hex("dtb", dtb_at)
         .regions("control", &[control_used])
-        .bool("image", header.is_some())
+        .bool("image", payload.image)
+        .opt_str("fit", payload.fit)
+        .regions("initrd", payload.initrd.as_slice())
         .u64("el", w.el as u64)
         .end();
 

@@ -16,6 +16,7 @@ use crate::board::{BootCpuCell, console, console::Console, power};
 use crate::{heap, println};
 
 mod containment;
+mod fit_boot;
 mod handoff;
 mod linear_map;
 pub mod relocation;
