@@ -648,5 +648,8 @@ impl Placement {
     }
 }
 
+mod fixup;
+pub use fixup::{FixupError, fixup_fdt};
+
 #[cfg(test)]
 mod tests;
