@@ -9,12 +9,12 @@
 
 use core::fmt;
 
-const FDT_MAGIC: u32 = 0xd00d_feed;
-const FDT_BEGIN_NODE: u32 = 1;
-const FDT_END_NODE: u32 = 2;
-const FDT_PROP: u32 = 3;
+pub(crate) const FDT_MAGIC: u32 = 0xd00d_feed;
+pub(crate) const FDT_BEGIN_NODE: u32 = 1;
+pub(crate) const FDT_END_NODE: u32 = 2;
+pub(crate) const FDT_PROP: u32 = 3;
 const FDT_NOP: u32 = 4;
-const FDT_END: u32 = 9;
+pub(crate) const FDT_END: u32 = 9;
 /// Header size of version 17.
 pub const HEADER_LEN: usize = 40;
 /// Deeper trees than this are rejected rather than walked.

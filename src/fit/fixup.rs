@@ -8,13 +8,9 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::fdt::{Fdt, FdtError, HEADER_LEN, Node};
-
-const FDT_MAGIC: u32 = 0xd00d_feed;
-const FDT_BEGIN_NODE: u32 = 1;
-const FDT_END_NODE: u32 = 2;
-const FDT_PROP: u32 = 3;
-const FDT_END: u32 = 9;
+use crate::fdt::{
+    FDT_BEGIN_NODE, FDT_END, FDT_END_NODE, FDT_MAGIC, FDT_PROP, Fdt, FdtError, HEADER_LEN, Node,
+};
 /// Header offset of `boot_cpuid_phys`, kept from the FIT's tree.
 const BOOT_CPUID_AT: usize = 28;
 
