@@ -9,7 +9,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Qemu, Run, fit_marker, fit_payload};
+use common::{
+    DtNode, Dtb, Qemu, Run, dt_reg, dt_str, dump_virt_dtb, fit_marker, fit_payload, scratch,
+};
+use sha2::{Digest, Sha256};
 
 const TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -149,4 +152,54 @@ fn fit_boots_to_initramfs_on_raspi4b_ind_list() {
 #[test]
 fn fit_boots_to_initramfs_on_raspi4b_contiguous() {
     raspi("contiguous");
+}
+
+/// A configuration with an `fdt`: QEMU virt's own DTB with another model
+/// name and a wrong `/memory` (256 MiB). The stage hands on that tree with
+/// the live `/memory` (1 GiB) and `/chosen` (command line, initrd) carried
+/// over: Linux reports the FIT's model, sees all of the RAM and runs the
+/// initramfs.
+#[test]
+fn fit_with_fdt_hands_on_the_fixed_up_tree() {
+    const MODEL: &str = "mmu-reloc FIT fdt";
+    let dir = scratch("fit-fdt");
+    let mut fdt = Dtb::parse(&dump_virt_dtb(&dir, "virt", "1G", "ignored"));
+    fdt.root.set("model", dt_str(MODEL));
+    fdt.node_mut("/memory")
+        .set("reg", dt_reg(2, 2, &[(0x4000_0000, 256 << 20)]).unwrap());
+    let fdt = fdt.to_bytes();
+
+    let mut fit = Dtb::parse(&std::fs::read(fit_payload()).unwrap());
+    let mut hash = DtNode::new("hash-1");
+    hash.set("algo", dt_str("sha256"))
+        .set("value", Sha256::digest(&fdt).to_vec());
+    let mut image = DtNode::new("fdt-1");
+    image
+        .set("data", fdt)
+        .set("type", dt_str("flat_dt"))
+        .set("arch", dt_str("arm64"))
+        .set("compression", dt_str("none"));
+    image.kids.push(hash);
+    fit.node_mut("/images").kids.push(image);
+    fit.node_mut("/configurations/conf-1")
+        .set("fdt", dt_str("fdt-1"));
+    let path = dir.join("boot-fdt.itb");
+    std::fs::write(&path, fit.to_bytes()).unwrap();
+
+    let run = Qemu::virt()
+        .args(["-m", "1G", "-initrd"])
+        .arg(path.to_str().unwrap())
+        .append("mode=boot console=ttyAMA0")
+        .timeout(TIMEOUT)
+        .run();
+    exits_cleanly(&run);
+    check(&run, "ind-list", 1);
+    assert_eq!(run.record("handoff")["fit_fdt"], true);
+    assert!(
+        run.output.contains(&format!("Machine model: {MODEL}")),
+        "{}",
+        run.output
+    );
+    let mem = run.output.lines().find(|l| l.contains("Memory: ")).unwrap();
+    assert!(mem.contains("K/1048576K available"), "{mem}");
 }

@@ -1,6 +1,7 @@
 //! `mode=boot` with a FIT image as the initrd: resolve its default
 //! configuration, check every hash before anything moves, and turn the
-//! kernel and the ramdisk into segments. The parsing, hashing and placement
+//! kernel and the ramdisk into segments (its fdt, if any, is fixed up into
+//! the DTB handed on by `handoff`). The parsing, hashing and placement
 //! rules live in the library (`mmu_reloc::fit`); this is only the glue
 //! between the bytes the loader left in RAM and the hand-off.
 
@@ -18,6 +19,8 @@ pub struct FitPayload {
     pub segments: Vec<Segment>,
     /// `[start, start + true length)` of the relocated ramdisk.
     pub initrd: Option<Region>,
+    /// The configuration's device tree (verified), to replace the live one.
+    pub fdt: Option<&'static [u8]>,
     pub config: &'static str,
 }
 
@@ -46,13 +49,6 @@ pub fn payload(w: &World<'_>, initrd: Region) -> Result<FitPayload, alloc::strin
     let bytes: &'static [u8] =
         unsafe { core::slice::from_raw_parts(initrd.start as *const u8, initrd.len() as usize) };
     let set: BootSet<'static> = fit::parse(bytes).map_err(|e| e.to_string())?;
-    if let Some(f) = &set.fdt {
-        return Err(alloc::format!(
-            "FIT configuration '{}' has an fdt ('{}'): replacing the live DTB is not supported yet; drop it from the configuration",
-            set.config,
-            f.name
-        ));
-    }
     // Before any byte moves: every hash of every image of the configuration.
     set.verify().map_err(|e| e.to_string())?;
     let base = match w.args.dest {
@@ -87,6 +83,7 @@ pub fn payload(w: &World<'_>, initrd: Region) -> Result<FitPayload, alloc::strin
     Ok(FitPayload {
         segments,
         initrd: rd,
+        fdt: set.fdt.as_ref().map(|f| f.data),
         config: set.config,
     })
 }

@@ -96,6 +96,8 @@ struct Payload {
     image: bool,
     initrd: Option<Region>,
     fit: Option<&'static str>,
+    /// The FIT configuration's device tree, replacing the live one.
+    fdt: Option<&'static [u8]>,
 }
 
 /// A FIT (kernel, ramdisk) or a single blob (an Image, or raw at `dest=`).
@@ -108,6 +110,7 @@ fn payload(w: &World<'_>) -> Payload {
                 image: true,
                 initrd: p.initrd,
                 fit: Some(p.config),
+                fdt: p.fdt,
             }
         }
         None => {
@@ -117,6 +120,7 @@ fn payload(w: &World<'_>) -> Payload {
                 image: header.is_some(),
                 initrd: None,
                 fit: None,
+                fdt: None,
             }
         }
     }
@@ -176,14 +180,19 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
         ));
     }
     let kernel = w.args.copy.unwrap_or(CopyKernel::CopyPage);
+    let payload = payload(w);
+    let segments = &payload.segments;
+    // A FIT's fdt replaces the live DTB, fixed up from it.
+    let fixed = payload
+        .fdt
+        .map(|f| fit::fixup_fdt(f, blob).unwrap_or_else(|e| bad(format_args!("{e}"))));
+    let blob = fixed.as_deref().unwrap_or(blob);
     if blob.len() as u64 > SZ_2M {
         bad(format_args!(
             "DTB of {} bytes: Linux takes at most 2 MiB (arm64 booting.rst)",
             blob.len()
         ));
     }
-    let payload = payload(w);
-    let segments = &payload.segments;
     // Control area, reserved with the tables before the sources are
     // scattered: the DTB copy at a 2 MiB boundary (so it cannot straddle
     // one, as arm64 booting.rst wants), the park vectors (2 KiB aligned),
@@ -252,6 +261,7 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> ! {
         .regions("control", &[control_used])
         .bool("image", payload.image)
         .opt_str("fit", payload.fit)
+        .bool("fit_fdt", fixed.is_some())
         .regions("initrd", payload.initrd.as_slice())
         .u64("el", w.el as u64)
         .end();
