@@ -11,6 +11,7 @@ use core::fmt;
 use crate::fdt::{
     FDT_BEGIN_NODE, FDT_END, FDT_END_NODE, FDT_MAGIC, FDT_PROP, Fdt, FdtError, HEADER_LEN, Node,
 };
+use crate::platform::is_memory_node;
 /// Header offset of `boot_cpuid_phys`, kept from the FIT's tree.
 const BOOT_CPUID_AT: usize = 28;
 
@@ -39,9 +40,11 @@ impl fmt::Display for FixupError {
     }
 }
 
-/// Top-level nodes taken from the live DTB instead of the FIT's fdt.
-fn from_live(name: &str) -> bool {
-    name == "memory" || name.starts_with("memory@") || name == "chosen" || name == "reserved-memory"
+/// Top-level nodes taken from the live DTB instead of the FIT's fdt: RAM
+/// (as the stage's platform discovery recognizes it), `/chosen` and
+/// `/reserved-memory`.
+fn from_live<'a>(t: &Fdt<'a>, node: Node<'a>) -> bool {
+    is_memory_node(t, node) || node.name == "chosen" || node.name == "reserved-memory"
 }
 
 /// Root cells, with the devicetree spec's defaults (2 and 1).
@@ -73,10 +76,10 @@ pub fn fixup_fdt(fit_fdt: &[u8], live: &[u8]) -> Result<Vec<u8>, FixupError> {
     for p in new.props(root) {
         w.prop(p.name, p.value);
     }
-    for kid in new.children(root).filter(|k| !from_live(k.name)) {
+    for kid in new.children(root).filter(|k| !from_live(&new, *k)) {
         w.subtree(&new, kid);
     }
-    for kid in old.children(old.root()).filter(|k| from_live(k.name)) {
+    for kid in old.children(old.root()).filter(|k| from_live(&old, *k)) {
         w.subtree(&old, kid);
     }
     w.end();
@@ -212,6 +215,11 @@ mod tests {
                 N::new("memory@0")
                     .str("device_type", "memory")
                     .cells("reg", &[0, 0, 0, 0x1000]),
+            )
+            .kid(
+                N::new("ram@80000000")
+                    .str("device_type", "memory")
+                    .cells("reg", &[0, 0x8000_0000, 0, 0x1000]),
             )
             .kid(N::new("chosen").str("bootargs", "fit words"))
             .kid(N::new("soc").kid(N::new("uart@1000").str("compatible", "arm,pl011")))
