@@ -8,7 +8,7 @@
 use alloc::vec::Vec;
 
 use mmu_reloc::fit::{self, BootSet};
-use mmu_reloc::region::Region;
+use mmu_reloc::region::{Region, SZ_2M};
 use mmu_reloc::relocate::{Segment, SegmentSource};
 
 use super::World;
@@ -52,6 +52,11 @@ pub fn payload(w: &World<'_>, initrd: Region) -> Result<FitPayload, alloc::strin
     // Before any byte moves: every hash of every image of the configuration.
     set.verify().map_err(|e| e.to_string())?;
     let base = match w.args.dest {
+        Some(d) if !d.is_multiple_of(SZ_2M) => {
+            return Err(alloc::format!(
+                "dest={d:#x}: an arm64 Image needs a 2 MiB-aligned base"
+            ));
+        }
         Some(d) => d,
         None => {
             let dests = |base| Some(set.place(base).ok()?.destinations().collect());
