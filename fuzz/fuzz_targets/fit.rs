@@ -3,12 +3,19 @@
 //! input (their `data` is exactly those bytes) and carry at least one hash;
 //! hashing, placement and the default-base search must return without
 //! panicking, and a placement's destinations must be page-aligned, cover
-//! the bytes they receive and not overlap.
+//! the bytes they receive and not overlap. A configuration's fdt, fixed up
+//! against QEMU virt's DTB (a dtb seed), must give a valid tree whose
+//! `/chosen` and RAM are the live DTB's, or an error.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use mmu_reloc::fdt::Fdt;
 use mmu_reloc::fit;
+use mmu_reloc::platform;
 use mmu_reloc::region::Region;
+
+/// The live DTB the fix-up carries `/memory` and `/chosen` over from.
+static LIVE: &[u8] = include_bytes!("../seeds/dtb/virt.dtb");
 
 const PAGE: u64 = 4096;
 
@@ -39,6 +46,26 @@ fuzz_target!(|data: &[u8]| {
                     assert!(r.start.is_multiple_of(PAGE) && r.len().is_multiple_of(PAGE));
                     assert!(p.ramdisk_len <= r.len());
                     assert!(!r.overlaps(&p.kernel));
+                }
+            }
+            Err(e) => {
+                let _ = e.to_string();
+            }
+        }
+    }
+    if let Some(f) = &set.fdt {
+        match fit::fixup_fdt(f.data, LIVE) {
+            Ok(out) => {
+                let t = Fdt::new(&out).expect("fix-up writes a valid tree");
+                let live = Fdt::new(LIVE).unwrap();
+                let bootargs = |t: &Fdt<'_>| {
+                    t.find("/chosen")
+                        .and_then(|c| t.prop(c, "bootargs"))
+                        .map(|p| p.value.to_vec())
+                };
+                assert_eq!(bootargs(&t), bootargs(&live));
+                if let Ok(p) = platform::discover(&t) {
+                    assert_eq!(p.ram, platform::discover(&live).unwrap().ram);
                 }
             }
             Err(e) => {
