@@ -336,7 +336,6 @@ fn initrd_checked<'a>(fdt: &Fdt<'a>) -> Result<'a, Option<Region>> {
     }
 }
 
-/// Everything the stage needs from the tree.
 /// Whether a child of the root describes RAM: `device_type = "memory"`, or
 /// no `device_type` and the name `memory` (with or without a unit address).
 pub fn is_memory_node<'a>(fdt: &Fdt<'a>, node: Node<'a>) -> bool {
@@ -347,6 +346,7 @@ pub fn is_memory_node<'a>(fdt: &Fdt<'a>, node: Node<'a>) -> bool {
         })
 }
 
+/// Everything the stage needs from the tree.
 pub fn discover<'a>(fdt: &Fdt<'a>) -> Result<'a, Platform<'a>> {
     let root = fdt.root();
     let root_cells = cells(fdt, root)?;
