@@ -52,31 +52,31 @@ host_arch=$(dpkg --print-architecture)
 # Private apt state for one architecture: sets $d (its directory) and $o
 # (the options every apt call takes).
 use_arch() {
-d=$PWD/target/apt-$1
-mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/debs" "$out"
-: >> "$d/status"   # an empty dpkg status: nothing is "installed" here
-o=(
-    -oAPT::Architecture="$1" -oAPT::Architectures="$1"
-    -oDir::State::Lists="$d/lists"
-    -oDir::State::status="$d/status"
-    -oDir::State::extended_states="$d/extended_states"
-    -oDir::Cache="$d/cache" -oDir::Cache::archives="$d/cache/archives"
-    # Only Packages indices: no translations, no AppStream metadata.
-    -oAcquire::Languages=none
-    -oAcquire::IndexTargets::deb::DEP-11::DefaultEnabled=false
-    # The private dirs are root's; apt's _apt user could not write them.
-    -oAPT::Sandbox::User=root
-    -qq
-)
+    d=$PWD/target/apt-$1
+    mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/debs" "$out"
+    : >> "$d/status"   # an empty dpkg status: nothing is "installed" here
+    o=(
+        -oAPT::Architecture="$1" -oAPT::Architectures="$1"
+        -oDir::State::Lists="$d/lists"
+        -oDir::State::status="$d/status"
+        -oDir::State::extended_states="$d/extended_states"
+        -oDir::Cache="$d/cache" -oDir::Cache::archives="$d/cache/archives"
+        # Only Packages indices: no translations, no AppStream metadata.
+        -oAcquire::Languages=none
+        -oAcquire::IndexTargets::deb::DEP-11::DefaultEnabled=false
+        # The private dirs are root's; apt's _apt user could not write them.
+        -oAPT::Sandbox::User=root
+        -qq
+    )
 
-# The lists are refreshed once a day at most: kernel ABI names change with
-# point releases and the old .debs leave the mirror.
-stamp=$d/lists/.updated
-if [ -z "$(find "$stamp" -mmin -1440 2>/dev/null)" ]; then
-    echo "fetch-payloads: apt-get update ($1, private lists in $d)" >&2
-    apt-get "${o[@]}" update >&2
-    touch "$stamp"
-fi
+    # The lists are refreshed once a day at most: kernel ABI names change with
+    # point releases and the old .debs leave the mirror.
+    stamp=$d/lists/.updated
+    if [ -z "$(find "$stamp" -mmin -1440 2>/dev/null)" ]; then
+        echo "fetch-payloads: apt-get update ($1, private lists in $d)" >&2
+        apt-get "${o[@]}" update >&2
+        touch "$stamp"
+    fi
 }
 use_arch arm64
 
