@@ -39,7 +39,7 @@ bash scripts/setup.sh
 command -v python3 >/dev/null || { echo "bench: python3 is needed to read the records" >&2; exit 1; }
 
 echo "== build the stage (aarch64-unknown-none, release)" >&2
-cargo build --release --locked >&2
+cargo build --release --locked --target aarch64-unknown-none >&2
 elf=${CARGO_TARGET_DIR:-$PWD/target}/aarch64-unknown-none/release/mmu-reloc
 out=$PWD/target/bench
 mkdir -p "$out"

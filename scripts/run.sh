@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec cargo run --release --locked -- "$@"
+exec cargo run --release --locked --target aarch64-unknown-none -- "$@"

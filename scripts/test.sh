@@ -8,7 +8,7 @@ bash scripts/setup.sh
 host=$(rustc -vV | sed -n 's/^host: //p')
 
 echo "== build the stage (aarch64-unknown-none, release)"
-cargo build --release --locked
+cargo build --release --locked --target aarch64-unknown-none
 elf=$PWD/target/aarch64-unknown-none/release/mmu-reloc
 
 echo "== host and in-QEMU tests"

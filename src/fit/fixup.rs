@@ -8,12 +8,9 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::fdt::{
-    FDT_BEGIN_NODE, FDT_END, FDT_END_NODE, FDT_MAGIC, FDT_PROP, Fdt, FdtError, HEADER_LEN, Node,
-};
+use crate::fdt::build::{N, Tree};
+use crate::fdt::{Fdt, FdtError, Node, header};
 use crate::platform::is_memory_node;
-/// Header offset of `boot_cpuid_phys`, kept from the FIT's tree.
-const BOOT_CPUID_AT: usize = 28;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FixupError {
@@ -57,9 +54,22 @@ fn root_cells(t: &Fdt<'_>) -> (u32, u32) {
     (cell("#address-cells", 2), cell("#size-cells", 1))
 }
 
+/// The root's children `kids` (of the tree `t` reads) for which `keep`
+/// holds; [`Tree::parse`] keeps the reader's order, so the two walk in step.
+fn top_level<'a>(
+    t: &Fdt<'a>,
+    kids: Vec<N>,
+    keep: impl Fn(Node<'a>) -> bool,
+) -> impl Iterator<Item = N> {
+    kids.into_iter()
+        .zip(t.children(t.root()))
+        .filter(move |(_, node)| keep(*node))
+        .map(|(kid, _)| kid)
+}
+
 /// The FIT's `fdt` with the live DTB's `/memory*`, `/chosen` and
 /// `/reserved-memory` nodes in place of its own and both trees'
-/// `/memreserve/` entries.
+/// `/memreserve/` entries (each once); `boot_cpuid_phys` is the FIT's.
 pub fn fixup_fdt(fit_fdt: &[u8], live: &[u8]) -> Result<Vec<u8>, FixupError> {
     let new = Fdt::new(fit_fdt).map_err(FixupError::FitFdt)?;
     let old = Fdt::new(live).map_err(FixupError::Live)?;
@@ -70,132 +80,26 @@ pub fn fixup_fdt(fit_fdt: &[u8], live: &[u8]) -> Result<Vec<u8>, FixupError> {
             live: live_cells,
         });
     }
-    let mut w = Writer::default();
-    let root = new.root();
-    w.begin("");
-    for p in new.props(root) {
-        w.prop(p.name, p.value);
-    }
-    for kid in new.children(root).filter(|k| !from_live(&new, *k)) {
-        w.subtree(&new, kid);
-    }
-    for kid in old.children(old.root()).filter(|k| from_live(&old, *k)) {
-        w.subtree(&old, kid);
-    }
-    w.end();
-    let mut rsv: Vec<(u64, u64)> = Vec::new();
-    let both = new
-        .reservations()
-        .map(|r| r.map_err(FixupError::FitFdt))
-        .chain(old.reservations().map(|r| r.map_err(FixupError::Live)));
-    for r in both {
-        let r = r?;
-        if !rsv.contains(&r) {
-            rsv.push(r);
+    let mut out = Tree::parse(fit_fdt).map_err(FixupError::FitFdt)?;
+    let live_tree = Tree::parse(live).map_err(FixupError::Live)?;
+    let fit_kids = core::mem::take(&mut out.root.kids);
+    out.root
+        .kids
+        .extend(top_level(&new, fit_kids, |k| !from_live(&new, k)));
+    out.root
+        .kids
+        .extend(top_level(&old, live_tree.root.kids, |k| from_live(&old, k)));
+    let fit_rsv = core::mem::take(&mut out.memreserve);
+    for r in fit_rsv.into_iter().chain(live_tree.memreserve) {
+        if !out.memreserve.contains(&r) {
+            out.memreserve.push(r);
         }
     }
-    let cpuid = fit_fdt
-        .get(BOOT_CPUID_AT..BOOT_CPUID_AT + 4)
-        .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-    Ok(w.finish(&rsv, cpuid))
-}
-
-/// Serializes a tree: structure block and a deduplicated strings block.
-#[derive(Default)]
-struct Writer {
-    structs: Vec<u8>,
-    strings: Vec<u8>,
-}
-
-impl Writer {
-    fn word(&mut self, v: u32) {
-        self.structs.extend_from_slice(&v.to_be_bytes());
-    }
-
-    fn pad(&mut self) {
-        while !self.structs.len().is_multiple_of(4) {
-            self.structs.push(0);
-        }
-    }
-
-    fn begin(&mut self, name: &str) {
-        self.word(FDT_BEGIN_NODE);
-        self.structs.extend_from_slice(name.as_bytes());
-        self.structs.push(0);
-        self.pad();
-    }
-
-    fn end(&mut self) {
-        self.word(FDT_END_NODE);
-    }
-
-    fn string_offset(&mut self, name: &str) -> u32 {
-        let mut at = 0;
-        for s in self.strings.split(|b| *b == 0) {
-            if s == name.as_bytes() {
-                return at as u32;
-            }
-            at += s.len() + 1;
-        }
-        let off = self.strings.len();
-        self.strings.extend_from_slice(name.as_bytes());
-        self.strings.push(0);
-        off as u32
-    }
-
-    fn prop(&mut self, name: &str, value: &[u8]) {
-        let off = self.string_offset(name);
-        self.word(FDT_PROP);
-        self.word(value.len() as u32);
-        self.word(off);
-        self.structs.extend_from_slice(value);
-        self.pad();
-    }
-
-    /// `node`, its properties and its descendants (depth bounded by the
-    /// reader, which refuses deeper trees).
-    fn subtree<'a>(&mut self, t: &Fdt<'a>, node: Node<'a>) {
-        self.begin(node.name);
-        for p in t.props(node) {
-            self.prop(p.name, p.value);
-        }
-        for kid in t.children(node) {
-            self.subtree(t, kid);
-        }
-        self.end();
-    }
-
-    /// Header (version 17), memory reservation map, structure, strings.
-    fn finish(mut self, rsv: &[(u64, u64)], boot_cpuid: u32) -> Vec<u8> {
-        self.word(FDT_END);
-        let off_rsv = HEADER_LEN.next_multiple_of(8);
-        let off_struct = off_rsv + (rsv.len() + 1) * 16;
-        let off_strings = off_struct + self.structs.len();
-        let total = off_strings + self.strings.len();
-        let mut out = Vec::with_capacity(total);
-        for v in [
-            FDT_MAGIC,
-            total as u32,
-            off_struct as u32,
-            off_strings as u32,
-            off_rsv as u32,
-            17,
-            16,
-            boot_cpuid,
-            self.strings.len() as u32,
-            self.structs.len() as u32,
-        ] {
-            out.extend_from_slice(&v.to_be_bytes());
-        }
-        out.resize(off_rsv, 0);
-        for (a, s) in rsv.iter().chain([&(0, 0)]) {
-            out.extend_from_slice(&a.to_be_bytes());
-            out.extend_from_slice(&s.to_be_bytes());
-        }
-        out.extend_from_slice(&self.structs);
-        out.extend_from_slice(&self.strings);
-        out
-    }
+    let mut blob = out.to_bytes();
+    // Both blobs have a full header: `Fdt::new` checked them.
+    let cpuid = header::BOOT_CPUID_PHYS..header::BOOT_CPUID_PHYS + 4;
+    blob[cpuid.clone()].copy_from_slice(&fit_fdt[cpuid]);
+    Ok(blob)
 }
 
 #[cfg(test)]
@@ -252,7 +156,7 @@ mod tests {
                 N::new("reserved-memory")
                     .u32("#address-cells", 2)
                     .u32("#size-cells", 2)
-                    .prop("ranges", &[])
+                    .with_prop("ranges", &[])
                     .kid(N::new("live@50000000").reg64(&[(0x5000_0000, 0x10_0000)])),
             )
             .kid(N::new("pl011@9000000"));
@@ -265,7 +169,12 @@ mod tests {
 
     #[test]
     fn memory_chosen_and_reservations_come_from_the_live_dtb() {
-        let out = fixup_fdt(&fit_tree(2), &live_tree()).unwrap();
+        let mut fit = fit_tree(2);
+        let cpuid = header::BOOT_CPUID_PHYS..header::BOOT_CPUID_PHYS + 4;
+        fit[cpuid.clone()].copy_from_slice(&3u32.to_be_bytes());
+        let out = fixup_fdt(&fit, &live_tree()).unwrap();
+        // The header's boot CPU is the FIT tree's.
+        assert_eq!(out[cpuid], 3u32.to_be_bytes());
         let f = Fdt::new(&out).unwrap();
         assert_eq!(
             f.prop(f.root(), "model").unwrap().as_str(),

@@ -34,12 +34,12 @@ fn kernel_bytes(image_size: u64) -> Vec<u8> {
 }
 
 fn hash_node(node: &str, algo: &str, value: &[u8]) -> N {
-    N::new(node).str("algo", algo).prop("value", value)
+    N::new(node).str("algo", algo).with_prop("value", value)
 }
 
 fn image(name: &str, kind: &str, data: &[u8], hashes: Vec<N>) -> N {
     let mut n = N::new(name)
-        .prop("data", data)
+        .with_prop("data", data)
         .str("type", kind)
         .str("arch", "arm64")
         .str("os", "linux")
@@ -193,7 +193,7 @@ fn refusals() {
         "FIT image 'kernel-1' hash-1: hash algorithm 'md5' not supported (supported: sha256, sha1, crc32)"
     );
     let mut gz = N::new("kernel-1")
-        .prop("data", &k)
+        .with_prop("data", &k)
         .str("type", "kernel")
         .str("compression", "gzip");
     gz = gz.kid(hash_node("hash-1", "sha256", &sha256(&k)));
@@ -214,7 +214,7 @@ fn refusals() {
         "FIT image 'kernel-1' hash-1: sha1 value of 4 bytes (expected 20)"
     );
     let x86 = N::new("kernel-1")
-        .prop("data", &k)
+        .with_prop("data", &k)
         .str("type", "kernel")
         .str("arch", "x86_64")
         .kid(hash_node("hash-1", "sha256", &sha256(&k)));
