@@ -11,7 +11,15 @@ echo "== build the stage (aarch64-unknown-none, release)"
 cargo build --release --locked --target aarch64-unknown-none
 elf=$PWD/target/aarch64-unknown-none/release/mmu-reloc
 
+echo "== the model plugin (qemu/model, a host cdylib): build and host tests"
+if ! qemu-system-aarch64 -help | grep -q -- '-plugin'; then
+    echo "scripts/test.sh: $(command -v qemu-system-aarch64) has no TCG plugin support (no -plugin option); the model needs a QEMU built with plugins" >&2
+    exit 1
+fi
+(cd qemu/model && cargo build --release --locked --target "$host" && cargo test --release --locked --target "$host")
+model=$PWD/qemu/model/target/$host/release/libmmu_reloc_model.so
+
 echo "== host and in-QEMU tests"
-MMU_RELOC_ELF=$elf cargo test --release --locked --target "$host" "$@"
+MMU_RELOC_ELF=$elf MMU_RELOC_MODEL=$model cargo test --release --locked --target "$host" "$@"
 
 echo "== all tests passed in $(( $(date +%s) - start )) s"

@@ -15,7 +15,7 @@ pub mod sysreg;
 
 pub use cell::BootCpuCell;
 
-use core::arch::global_asm;
+use core::arch::{asm, global_asm};
 
 use aarch64_cpu::registers::*;
 use mmu_reloc::cpu::CpuInfo;
@@ -61,6 +61,26 @@ global_asm!(
     ADP_STOPPED_APPLICATION_EXIT = const semihosting::ADP_STOPPED_APPLICATION_EXIT,
     EXIT_INPUT = const ExitStatus::Input.code(),
 );
+
+/// `hint` numbers marking a measured run's start and end for the QEMU
+/// model plugin (`qemu/model/src/decode.rs` recognises the same numbers).
+/// Both are unallocated hints: NOPs on silicon and in QEMU.
+pub const MODEL_HINT_RUN_START: u32 = 124;
+pub const MODEL_HINT_RUN_END: u32 = 125;
+
+/// Marks the start (`start`) or end of measured run `run` for the model
+/// plugin, which reads the id from x0. Costs two instructions elsewhere.
+pub fn model_mark(start: bool, run: u64) {
+    // SAFETY: an unallocated HINT executes as a NOP; x0 is only read. Not
+    // `nomem`: the mark must stay where it is relative to the measured code.
+    unsafe {
+        if start {
+            asm!("hint #{n}", n = const MODEL_HINT_RUN_START, in("x0") run, options(nostack, preserves_flags));
+        } else {
+            asm!("hint #{n}", n = const MODEL_HINT_RUN_END, in("x0") run, options(nostack, preserves_flags));
+        }
+    }
+}
 
 /// The exception level the stage runs at (it never changes EL).
 pub fn current_el() -> u8 {

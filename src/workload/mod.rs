@@ -639,6 +639,7 @@ fn first_bad_byte(wl: &Workload, page: u64) -> Option<u64> {
 /// The `result` record of one run.
 pub fn record(o: &Outcome, wl: &Workload, segments: usize, trial: u32) {
     Record::new(&mut Console, "result")
+        .u64("run", o.sample.run)
         .str("strategy", o.strategy.name())
         .str("copy", o.kernel.name())
         .bool("mmu", o.mmu)

@@ -2,12 +2,15 @@
 //! for a measured copy (generic timer plus the PMU's cycle and
 //! instruction counters).
 
-use crate::arch::{self, pmu};
+use crate::arch::{self, cell::BootCpuCell, pmu};
 
 /// One measurement: wall time from the generic timer, cycles and
 /// instructions from the PMU (`None` when it cannot count them).
 #[derive(Clone, Copy, Debug)]
 pub struct Sample {
+    /// Run id, 1 up in the order measured: the model plugin's `model`
+    /// line for this run carries the same id.
+    pub run: u64,
     pub ns: u64,
     pub cycles: Option<u64>,
     pub insns: Option<u64>,
@@ -20,19 +23,28 @@ pub fn timed<R>(f: impl FnOnce() -> R) -> (R, u64) {
     (r, arch::ticks_to_ns(arch::counter() - t0))
 }
 
-/// Runs `f` between two timer reads and PMU snapshots.
+/// The last run id handed out by [`measure`].
+static LAST_RUN: BootCpuCell<u64> = BootCpuCell::new(0);
+
+/// Runs `f` between two timer reads and PMU snapshots, inside the model
+/// plugin's run markers (outside the PMU window, so counts do not move).
 pub fn measure<R>(f: impl FnOnce() -> R) -> (R, Sample) {
+    let run = LAST_RUN.get() + 1;
+    LAST_RUN.set(run);
+    arch::model_mark(true, run);
     pmu::start();
     let c0 = pmu::read();
     let t0 = arch::counter();
     let r = f();
     let t1 = arch::counter();
     let c1 = pmu::read();
+    arch::model_mark(false, run);
     let present = pmu::present();
     let insns = c1.insns.wrapping_sub(c0.insns);
     (
         r,
         Sample {
+            run,
             ns: arch::ticks_to_ns(t1 - t0),
             cycles: present.then(|| c1.cycles.wrapping_sub(c0.cycles)),
             // INST_RETIRED reads 0 when it is not counted (QEMU without

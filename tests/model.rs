@@ -1,0 +1,186 @@
+//! The model plugin (qemu/model) on the real stage: walk counts follow the
+//! leaf size, MMU-off runs are all Device, counts repeat under -icount.
+//! The plugin is built by scripts/test.sh (`MMU_RELOC_MODEL` names it).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{Qemu, Run};
+use serde_json::Value;
+
+/// The plugin: `MMU_RELOC_MODEL` (scripts/test.sh builds it), or built
+/// here once, so a plain `cargo test` runs these too.
+fn plugin() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let p = BUILT
+        .get_or_init(|| match std::env::var_os("MMU_RELOC_MODEL") {
+            Some(p) => PathBuf::from(p),
+            None => {
+                let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("qemu/model");
+                let ok = Command::new(env!("CARGO"))
+                    .args(["build", "--release", "--locked", "--target", "host-tuple"])
+                    .current_dir(&dir)
+                    .status()
+                    .expect("run cargo build for the model plugin")
+                    .success();
+                assert!(ok, "building the model plugin in {} failed", dir.display());
+                dir.join(concat!(
+                    "target/",
+                    env!("MMU_RELOC_HOST"),
+                    "/release/libmmu_reloc_model.so"
+                ))
+            }
+        })
+        .clone();
+    assert!(p.exists(), "model plugin {} missing", p.display());
+    plugin_support(Path::new("qemu-system-aarch64")).unwrap_or_else(|e| panic!("{e}"));
+    p
+}
+
+/// Whether `qemu` was built with TCG plugin support (`-plugin` in its help).
+fn plugin_support(qemu: &Path) -> Result<(), String> {
+    let out = Command::new(qemu)
+        .arg("-help")
+        .output()
+        .map_err(|e| format!("{}: {e}", qemu.display()))?;
+    if String::from_utf8_lossy(&out.stdout).contains("-plugin") {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} has no TCG plugin support (no -plugin option): the model needs a QEMU built with plugins",
+            qemu.display()
+        ))
+    }
+}
+
+/// A benchmark boot with the plugin; returns the run and its per-run model
+/// lines keyed by the stage's run id.
+fn boot(bootargs: &str, extra: &[&str]) -> (Run, Vec<(Value, Value)>) {
+    let so = plugin();
+    let run = Qemu::virt()
+        .args(["-plugin", so.to_str().unwrap(), "-d", "plugin"])
+        .args(extra)
+        .append(bootargs)
+        .run();
+    run.expect_status(0);
+    let models = run.all("model");
+    let joined = run
+        .all("result")
+        .into_iter()
+        .map(|r| {
+            let m = models
+                .iter()
+                .find(|m| m["run"] == r["run"])
+                .unwrap_or_else(|| panic!("no model line for run {}:\n{}", r["run"], run.output));
+            assert_eq!(m["modelled"], true);
+            (r.clone(), (*m).clone())
+        })
+        .collect();
+    (run, joined)
+}
+
+fn n(v: &Value, k: &str) -> u64 {
+    v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"))
+}
+
+#[test]
+fn leaves_of_4k_walk_once_per_source_and_destination_page() {
+    let (_, runs) = boot(
+        "size=16M leaf=4k strategy=ind-list copy=copy_page mmu=on trials=1",
+        &[],
+    );
+    let [(r, m)] = &runs[..] else {
+        panic!("one run expected: {runs:?}")
+    };
+    assert_eq!(r["leaf"], 4096);
+    let pages = n(r, "pages");
+    let walks = n(m, "model_walks") as f64;
+    let expect = 2.0 * pages as f64;
+    assert!(
+        (walks - expect).abs() <= 0.1 * expect,
+        "{walks} walks for {pages} source + {pages} destination pages: {m}"
+    );
+    // A 4 KiB leaf is three levels deep (T0SZ puts the walk at level 1).
+    assert!(n(m, "model_walk_mem_accesses") >= 3 * n(m, "model_walks") - 10);
+}
+
+#[test]
+fn gigabyte_blocks_need_a_few_dozen_walks() {
+    let (_, runs) = boot(
+        "size=16M strategy=ind-list copy=copy_page mmu=on trials=1",
+        &[],
+    );
+    let [(r, m)] = &runs[..] else {
+        panic!("one run expected: {runs:?}")
+    };
+    assert_eq!(r["leaf"], 1 << 30);
+    let walks = n(m, "model_walks");
+    assert!((1..=36).contains(&walks), "{walks} walks: {m}");
+    assert!(n(m, "model_prefetches_useful") > 0, "{m}");
+}
+
+#[test]
+fn mmu_off_is_all_device_and_never_walks() {
+    let (_, runs) = boot("size=4M copy=copy_page mmu=off trials=1", &[]);
+    assert_eq!(runs.len(), 3, "ind-list, contiguous, legacy");
+    for (r, m) in &runs {
+        assert_eq!(r["mmu"], false);
+        assert_eq!(n(m, "model_walks"), 0, "{m}");
+        assert_eq!(n(m, "model_l1_tlb_misses"), 0, "{m}");
+        assert_eq!(n(m, "model_l1d_misses") + n(m, "model_l2_misses"), 0, "{m}");
+        assert_eq!(n(m, "model_prefetches"), 0, "{m}");
+        let accesses = n(m, "model_loads") + n(m, "model_stores");
+        assert!(accesses >= n(r, "bytes") / 16, "{m}");
+        assert_eq!(n(m, "model_device_accesses"), accesses, "{m}");
+    }
+}
+
+#[test]
+fn identical_boots_give_identical_counts_under_icount() {
+    let args = "size=4M copy=copy_page trials=1";
+    let icount = ["-icount", "shift=0,align=off,sleep=off"];
+    let (_, a) = boot(args, &icount);
+    let (_, b) = boot(args, &icount);
+    assert_eq!(a.len(), 5);
+    let models = |v: &[(Value, Value)]| v.iter().map(|(_, m)| m.clone()).collect::<Vec<_>>();
+    assert_eq!(models(&a), models(&b));
+}
+
+#[test]
+fn bad_parameters_are_one_line_errors() {
+    let so = plugin();
+    for (arg, msg) in [
+        ("preset=z80", "unknown preset"),
+        ("l2_ways=3", "inconsistent geometry"),
+        ("warp=9", "unknown parameter"),
+    ] {
+        let run = Qemu::virt()
+            .args([
+                "-plugin",
+                &format!("{},{arg}", so.display()),
+                "-d",
+                "plugin",
+            ])
+            .append("mode=info")
+            .run();
+        assert_eq!(run.status, Some(1), "{arg}: {}", run.output);
+        assert!(run.output.contains(msg), "{arg}: {}", run.output);
+    }
+}
+
+#[test]
+fn a_qemu_without_plugins_is_named() {
+    let dir = common::scratch("model-noplugin");
+    let fake = dir.join("qemu-system-aarch64");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho 'usage: qemu-system-aarch64 [options]'\n",
+    )
+    .unwrap();
+    Command::new("chmod").arg("+x").arg(&fake).status().unwrap();
+    let e = plugin_support(&fake).unwrap_err();
+    assert!(e.contains("no TCG plugin support"), "{e}");
+    plugin_support(Path::new("qemu-system-aarch64")).unwrap();
+}
