@@ -9,9 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{
-    DtNode, Dtb, Qemu, Run, dt_reg, dt_str, dump_virt_dtb, fit_marker, fit_payload, scratch,
-};
+use common::{Dtb, Qemu, Run, dt_reg, dt_str, dump_virt_dtb, fit_marker, fit_payload, scratch};
 use sha2::{Digest, Sha256};
 
 const TIMEOUT: Duration = Duration::from_secs(180);
@@ -170,19 +168,8 @@ fn fit_with_fdt_hands_on_the_fixed_up_tree() {
     let fdt = fdt.to_bytes();
 
     let mut fit = Dtb::parse(&std::fs::read(fit_payload()).unwrap());
-    let mut hash = DtNode::new("hash-1");
-    hash.set("algo", dt_str("sha256"))
-        .set("value", Sha256::digest(&fdt).to_vec());
-    let mut image = DtNode::new("fdt-1");
-    image
-        .set("data", fdt)
-        .set("type", dt_str("flat_dt"))
-        .set("arch", dt_str("arm64"))
-        .set("compression", dt_str("none"));
-    image.kids.push(hash);
-    fit.node_mut("/images").kids.push(image);
-    fit.node_mut("/configurations/conf-1")
-        .set("fdt", dt_str("fdt-1"));
+    let digest = Sha256::digest(&fdt).to_vec();
+    fit.add_fit_fdt(fdt, "sha256", digest);
     let path = dir.join("boot-fdt.itb");
     std::fs::write(&path, fit.to_bytes()).unwrap();
 

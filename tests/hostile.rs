@@ -789,18 +789,8 @@ fn fit_cases() -> Vec<Case> {
             "conf-1 with `fdt = \"fdt-1\"`, a `flat_dt` image (good crc32) of 4 bytes: the FDT magic alone",
             fit_tree(|t| {
                 let dtb = b"\xd0\x0d\xfe\xed".to_vec();
-                let mut hash = DtNode::new("hash-1");
-                hash.set("algo", dt_str("crc32"))
-                    .set("value", crc32fast::hash(&dtb).to_be_bytes().to_vec());
-                let mut fdt = DtNode::new("fdt-1");
-                fdt.set("data", dtb)
-                    .set("type", dt_str("flat_dt"))
-                    .set("arch", dt_str("arm64"))
-                    .set("compression", dt_str("none"));
-                fdt.kids.push(hash);
-                t.node_mut("/images").kids.push(fdt);
-                t.node_mut("/configurations/conf-1")
-                    .set("fdt", dt_str("fdt-1"));
+                let crc = crc32fast::hash(&dtb).to_be_bytes().to_vec();
+                t.add_fit_fdt(dtb, "crc32", crc);
             }),
             error("FIT fdt: DTB truncated: 4 bytes, header needs 40"),
         ),

@@ -490,6 +490,24 @@ impl Dtb {
     pub fn remove_node(&mut self, path: &str) {
         assert!(self.0.remove_node(path), "no node {path}");
     }
+
+    /// In a FIT tree: adds an uncompressed arm64 `flat_dt` image `fdt-1`
+    /// holding `data`, with one hash node (`algo`, `value`), and names it
+    /// as `conf-1`'s `fdt`.
+    pub fn add_fit_fdt(&mut self, data: Vec<u8>, algo: &str, value: Vec<u8>) {
+        let mut hash = DtNode::new("hash-1");
+        hash.set("algo", dt_str(algo)).set("value", value);
+        let mut image = DtNode::new("fdt-1");
+        image
+            .set("data", data)
+            .set("type", dt_str("flat_dt"))
+            .set("arch", dt_str("arm64"))
+            .set("compression", dt_str("none"));
+        image.kids.push(hash);
+        self.node_mut("/images").kids.push(image);
+        self.node_mut("/configurations/conf-1")
+            .set("fdt", dt_str("fdt-1"));
+    }
 }
 
 /// Byte offsets of the DTB header fields: the library's.
