@@ -10,6 +10,7 @@ use core::fmt::{self, Write};
 
 use crate::bootargs::ArgError;
 use crate::fdt::FdtError;
+use crate::fit::{FitError, FixupError};
 use crate::mmu::MmuError;
 use crate::platform::PlatformError;
 use crate::record::BoundedString;
@@ -105,6 +106,18 @@ impl From<ArgError<'_>> for Error {
 
 impl From<RelocError> for Error {
     fn from(e: RelocError) -> Self {
+        Error::input(e)
+    }
+}
+
+impl From<FitError<'_>> for Error {
+    fn from(e: FitError<'_>) -> Self {
+        Error::input(e)
+    }
+}
+
+impl From<FixupError> for Error {
+    fn from(e: FixupError) -> Self {
         Error::input(e)
     }
 }

@@ -1,5 +1,6 @@
-//! A small, bounds-checked flattened device tree reader (and the one edit
-//! the stage makes: turning properties into NOPs before hand-off).
+//! A small, bounds-checked flattened device tree reader (and the edits
+//! the stage makes in place before hand-off: NOPs, a shorter string, a
+//! rewritten number).
 //!
 //! Written by hand rather than using the `fdt` crate because that crate
 //! panics on malformed blobs (`expect` on missing `/chosen`, `/cpus`,
@@ -461,6 +462,18 @@ pub fn nop_property(blob: &mut [u8], prop_blob_offset: usize) -> Result<(), FdtE
     Ok(())
 }
 
+/// The value of the property whose FDT_PROP token is at `prop_blob_offset`.
+fn value_mut(blob: &mut [u8], prop_blob_offset: usize) -> Result<&mut [u8], FdtError> {
+    let bad = FdtError::BadStructure(prop_blob_offset);
+    if be32(blob, prop_blob_offset) != Some(FDT_PROP) {
+        return Err(bad);
+    }
+    let len = be32(blob, prop_blob_offset + 4).ok_or(bad)? as usize;
+    let start = prop_blob_offset + 12;
+    blob.get_mut(start..start.checked_add(len).ok_or(bad)?)
+        .ok_or(bad)
+}
+
 /// Replaces a string property's value in place with `text`, padding with
 /// NULs: the value keeps its length, so nothing moves. `text` must be
 /// shorter than the old value (used to drop the stage's own words from
@@ -471,13 +484,8 @@ pub fn shrink_string_property(
     text: &str,
 ) -> Result<(), FdtError> {
     let bad = FdtError::BadStructure(prop_blob_offset);
-    if be32(blob, prop_blob_offset) != Some(FDT_PROP) {
-        return Err(bad);
-    }
-    let len = be32(blob, prop_blob_offset + 4).ok_or(bad)? as usize;
-    let start = prop_blob_offset + 12;
-    let value = blob.get_mut(start..start + len).ok_or(bad)?;
-    if text.len() >= len || text.as_bytes().contains(&0) {
+    let value = value_mut(blob, prop_blob_offset)?;
+    if text.len() >= value.len() || text.as_bytes().contains(&0) {
         return Err(bad);
     }
     value[..text.len()].copy_from_slice(text.as_bytes());
@@ -521,12 +529,26 @@ pub fn add_reservation(buf: &mut [u8], base: u64, size: u64) -> Result<(), FdtEr
     Ok(())
 }
 
-/// Builds DTBs for tests (host only).
+/// Rewrites a one- or two-cell number property in place, keeping its
+/// length (used to point `linux,initrd-start/-end` at the relocated
+/// ramdisk). A one-cell property cannot take a value above 4 GiB.
+pub fn set_uint_property(blob: &mut [u8], prop_blob_offset: usize, v: u64) -> Result<(), FdtError> {
+    let bad = FdtError::BadStructure(prop_blob_offset);
+    let value = value_mut(blob, prop_blob_offset)?;
+    match value.len() {
+        4 => value.copy_from_slice(&u32::try_from(v).map_err(|_| bad)?.to_be_bytes()),
+        8 => value.copy_from_slice(&v.to_be_bytes()),
+        _ => return Err(bad),
+    }
+    Ok(())
+}
+
 /// Building and editing device trees as plain data: a tree read from a
 /// valid blob (with the reader above), or built node by node, edited, and
 /// written back as a fresh version-17 blob. For tests and host tools (the
-/// in-QEMU tests hand the stage trees QEMU would never make); the stage
-/// itself only reads and NOPs.
+/// in-QEMU tests hand the stage trees QEMU would never make), and for the
+/// one new tree the stage writes: a FIT's fdt fixed up from the live DTB
+/// (`fit::fixup_fdt`). Otherwise the stage edits in place.
 pub mod build {
     extern crate alloc;
 
@@ -854,6 +876,38 @@ mod tests {
         );
         let mut b2 = b.clone();
         assert!(shrink_string_property(&mut b2, off, "too long for it").is_err());
+    }
+
+    #[test]
+    fn number_property_rewritten_in_place() {
+        let root = N::new("").kid(
+            N::new("chosen")
+                .u32("linux,initrd-start", 0x4800_0000)
+                .with_prop("linux,initrd-end", &0x1_4810_0000u64.to_be_bytes()),
+        );
+        let mut b = dtb(&root, &[]);
+        let (start, end) = {
+            let f = Fdt::new(&b).unwrap();
+            let c = f.find("/chosen").unwrap();
+            let off = |n| f.prop(c, n).unwrap().blob_offset;
+            (off("linux,initrd-start"), off("linux,initrd-end"))
+        };
+        set_uint_property(&mut b, start, 0x4100_0000).unwrap();
+        set_uint_property(&mut b, end, 0x2_0000_0000).unwrap();
+        // One cell cannot take more than 32 bits; a non-property offset is
+        // refused.
+        assert!(set_uint_property(&mut b, start, 0x1_0000_0000).is_err());
+        assert!(set_uint_property(&mut b, 0, 1).is_err());
+        let f = Fdt::new(&b).unwrap();
+        let c = f.find("/chosen").unwrap();
+        assert_eq!(
+            f.prop(c, "linux,initrd-start").unwrap().as_uint(),
+            Some(0x4100_0000)
+        );
+        assert_eq!(
+            f.prop(c, "linux,initrd-end").unwrap().as_uint(),
+            Some(0x2_0000_0000)
+        );
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! loaded) to its destination and enter it the way kexec does. Everything
 //! the final copy needs (the routine, its runs, the DTB handed on) goes to
 //! a control area outside every destination, because the destination may
-//! cover the stage itself.
+//! cover the stage itself. The payload is an arm64 Image, a raw blob at
+//! `dest=`, or a FIT image (`fit`: kernel, ramdisk and maybe a device tree).
 
 use alloc::vec::Vec;
 
 use mmu_reloc::bootargs::{CopyKernel, Strategy};
 use mmu_reloc::fdt::{self, Fdt};
+use mmu_reloc::fit as fit_image;
 use mmu_reloc::record::Record;
 use mmu_reloc::region::{self, Region, SZ_2M, SZ_4K};
 use mmu_reloc::relocate::{CopyRun, ImageHeader, Segment, SegmentSource};
@@ -21,6 +23,8 @@ use crate::board::console::Console;
 use crate::println;
 use crate::workload::{self, Purpose, World};
 
+mod fit;
+
 /// `/chosen` properties that described the payload the stage consumes.
 const INITRD_PROPS: [&str; 2] = ["linux,initrd-start", "linux,initrd-end"];
 
@@ -28,19 +32,8 @@ const INITRD_PROPS: [&str; 2] = ["linux,initrd-start", "linux,initrd-end"];
 /// bank and misses reserved memory (on a Pi 4 the bottom page is the spin
 /// table, reserved). The destination may cover the stage and the DTB.
 fn default_base(w: &World<'_>, h: &ImageHeader, initrd: Region) -> Option<u64> {
-    w.platform.ram.iter().find_map(|bank| {
-        let mut base = region::align_up(bank.start, SZ_2M)?;
-        while base < bank.end {
-            let dest = h.segment(initrd, base)?.dest;
-            if !bank.covers(&dest) {
-                return None;
-            }
-            if !w.platform.reserved.iter().any(|r| r.overlaps(&dest)) {
-                return Some(base);
-            }
-            base = base.checked_add(SZ_2M)?;
-        }
-        None
+    fit_image::lowest_base(&w.platform.ram, &w.platform.reserved, |base| {
+        Some(alloc::vec![h.segment(initrd, base)?.dest])
     })
 }
 
@@ -96,10 +89,71 @@ fn payload_segment(w: &World<'_>) -> Result<(Segment, Option<ImageHeader>), Erro
     }
 }
 
-/// Copies the DTB to `at` (a slot of `room` bytes) and NOPs the initrd
-/// properties in the copy: the payload they describe is consumed. Memory
-/// reservations are kept.
-fn hand_on_dtb(blob: &[u8], at: u64, room: u64, foreign: &str) -> Result<(), Error> {
+/// What `mode=boot` relocates: the segments (the first one's start is the
+/// entry), whether the first is an arm64 Image, the relocated ramdisk for
+/// `linux,initrd-*` and the FIT configuration it came from.
+struct Payload {
+    segments: Vec<Segment>,
+    image: bool,
+    /// `[start, start + true length)` of the relocated ramdisk.
+    initrd: Option<Region>,
+    fit: Option<&'static str>,
+    /// The FIT configuration's device tree (verified), replacing the live
+    /// one.
+    fdt: Option<&'static [u8]>,
+}
+
+/// A FIT (kernel, ramdisk, maybe fdt) or a single blob (an Image, or raw
+/// at `dest=`).
+fn payload(w: &World<'_>) -> Result<Payload, Error> {
+    if let Some(initrd) = w.platform.initrd.filter(|i| fit::is_fit(*i)) {
+        return fit::payload(w, initrd);
+    }
+    let (seg, header) = payload_segment(w)?;
+    Ok(Payload {
+        segments: alloc::vec![seg],
+        image: header.is_some(),
+        initrd: None,
+        fit: None,
+        fdt: None,
+    })
+}
+
+/// Points the copy's `linux,initrd-start/-end` at the relocated ramdisk,
+/// or NOPs them when there is none (the payload they described is
+/// consumed).
+fn hand_on_initrd(copy: &mut [u8], offsets: &[usize], initrd: Option<Region>) -> Result<(), Error> {
+    let Some(r) = initrd else {
+        for &off in offsets {
+            fdt::nop_property(copy, off)
+                .map_err(|e| Error::input(format_args!("DTB copy: {e}")))?;
+        }
+        return Ok(());
+    };
+    let [start, end] = offsets else {
+        return Err(Error::input(
+            "DTB copy: no linux,initrd-start/-end to point at the ramdisk",
+        ));
+    };
+    for (off, v) in [(*start, r.start), (*end, r.end)] {
+        fdt::set_uint_property(copy, off, v).map_err(|e| {
+            Error::input(format_args!(
+                "DTB copy: linux,initrd-* cannot hold {v:#x}: {e}"
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// Copies the DTB to `at` (a slot of `room` bytes); in the copy, the
+/// initrd properties follow the relocated ramdisk (`hand_on_initrd`).
+/// Memory reservations are kept.
+fn hand_on_dtb(
+    blob: &[u8],
+    (at, room): (u64, u64),
+    foreign: &str,
+    initrd: Option<Region>,
+) -> Result<(), Error> {
     // SAFETY: `at` is the start of the control area, outside everything
     // else and `room` bytes large, at least the blob.
     let slot = unsafe { core::slice::from_raw_parts_mut(at as *mut u8, room as usize) };
@@ -114,9 +168,7 @@ fn hand_on_dtb(blob: &[u8], at: u64, room: u64, foreign: &str) -> Result<(), Err
             prop("bootargs"),
         )
     };
-    for off in offsets {
-        fdt::nop_property(copy, off).map_err(|e| Error::input(format_args!("DTB copy: {e}")))?;
-    }
+    hand_on_initrd(copy, &offsets, initrd)?;
     // The next stage gets only the words the stage did not own.
     if let Some(off) = bootargs {
         fdt::shrink_string_property(copy, off, foreign)
@@ -221,21 +273,35 @@ impl ControlLayout {
     }
 }
 
-/// The strategy and copy kernel `mode=boot` uses, and the DTB limit.
-fn check_boot_args(w: &World<'_>, blob: &[u8]) -> Result<(Strategy, CopyKernel), Error> {
+/// The strategy and copy kernel `mode=boot` uses.
+fn boot_choice(w: &World<'_>) -> Result<(Strategy, CopyKernel), Error> {
     let strategy = w.args.strategy.unwrap_or(Strategy::IndList);
     if strategy == Strategy::Legacy {
         return Err(Error::input(
             "strategy=legacy is a benchmark baseline (MMU off); boot with ind-list or contiguous",
         ));
     }
+    Ok((strategy, w.args.copy.unwrap_or(CopyKernel::CopyPage)))
+}
+
+/// The DTB handed on: the live one, or a FIT configuration's fdt fixed up
+/// from it (`fixed`, kept by the caller). Linux takes at most 2 MiB.
+fn dtb_handed_on<'b>(
+    live: &'b [u8],
+    fit_fdt: Option<&[u8]>,
+    fixed: &'b mut Option<Vec<u8>>,
+) -> Result<&'b [u8], Error> {
+    if let Some(f) = fit_fdt {
+        *fixed = Some(fit_image::fixup_fdt(f, live)?);
+    }
+    let blob = fixed.as_deref().unwrap_or(live);
     if blob.len() as u64 > SZ_2M {
         return Err(Error::input(format_args!(
             "DTB of {} bytes: Linux takes at most 2 MiB (arm64 booting.rst)",
             blob.len()
         )));
     }
-    Ok((strategy, w.args.copy.unwrap_or(CopyKernel::CopyPage)))
+    Ok(blob)
 }
 
 /// Fills the control area: the DTB handed on, the park vectors, the
@@ -248,9 +314,10 @@ fn fill_control(
     (c, l): (&ControlArea, &ControlLayout),
     code: &[u8],
     runs: &[CopyRun],
+    initrd: Option<Region>,
 ) -> Result<(), Error> {
     let vectors = copy::park_vectors();
-    hand_on_dtb(blob, c.dtb_at, l.dtb_len, &w.foreign.join(" "))?;
+    hand_on_dtb(blob, (c.dtb_at, l.dtb_len), &w.foreign.join(" "), initrd)?;
     install_pen(w, c, l)?;
     // SAFETY: control-area addresses, outside every other range in use,
     // sized for these pieces by `ControlLayout`.
@@ -268,30 +335,38 @@ fn fill_control(
 fn report(
     w: &World<'_>,
     (strategy, kernel): (Strategy, CopyKernel),
-    seg: &Segment,
-    image: bool,
+    p: &Payload,
+    fit_fdt: bool,
     c: &ControlArea,
 ) {
-    let entry = seg.dest.start;
+    let entry = p.segments[0].dest.start;
+    let bytes: u64 = p.segments.iter().map(|s| s.src.len()).sum();
+    let dests: Vec<Region> = p.segments.iter().map(|s| s.dest).collect();
     println!(
-        "handoff: {} ({}) {} bytes -> {}, entry {entry:#x}, DTB {:#x}, control {}{}",
+        "handoff: {} ({}) {bytes} bytes -> {}, entry {entry:#x}, DTB {:#x}, control {}{}{}",
         strategy.name(),
         kernel.name(),
-        seg.src.len(),
-        seg.dest,
+        dests[0],
         c.dtb_at,
         c.used,
-        if image { ", arm64 Image" } else { "" }
+        if p.image { ", arm64 Image" } else { "" },
+        p.initrd
+            .map_or(alloc::string::String::new(), |r| alloc::format!(
+                ", initrd {r}"
+            ))
     );
     Record::new(&mut Console, "handoff")
         .str("strategy", strategy.name())
         .str("copy", kernel.name())
-        .u64("bytes", seg.src.len())
-        .regions("dest", &[seg.dest])
+        .u64("bytes", bytes)
+        .regions("dest", &dests)
         .hex("entry", entry)
         .hex("dtb", c.dtb_at)
         .regions("control", &[c.used])
-        .bool("image", image)
+        .bool("image", p.image)
+        .opt_str("fit", p.fit)
+        .bool("fit_fdt", fit_fdt)
+        .regions("initrd", p.initrd.as_slice())
         .u64("el", w.regime.el().into())
         .hex("pen", c.pen_at)
         .opt_u64("parked_cpu", arch::parked_cpu())
@@ -299,10 +374,12 @@ fn report(
 }
 
 /// Relocates the payload and jumps to it. Returns only with an error.
-pub fn boot(w: &World<'_>, blob: &[u8]) -> Result<Infallible, Error> {
-    let (strategy, kernel) = check_boot_args(w, blob)?;
-    let (seg, header) = payload_segment(w)?;
-    let segments = [seg];
+pub fn boot(w: &World<'_>, live: &[u8]) -> Result<Infallible, Error> {
+    let (strategy, kernel) = boot_choice(w)?;
+    let payload = payload(w)?;
+    let segments = &payload.segments;
+    let mut fixed = None;
+    let blob = dtb_handed_on(live, payload.fdt, &mut fixed)?;
     // The control area is reserved with the tables, before the sources
     // are scattered.
     let code = copy::handoff_code(strategy, kernel);
@@ -314,7 +391,7 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> Result<Infallible, Error> {
         segments.len(),
     );
     let contiguous = strategy == Strategy::Contiguous;
-    let wl = workload::prepare(w, &segments, contiguous, Purpose::Boot, layout.bytes())?;
+    let wl = workload::prepare(w, segments, contiguous, Purpose::Boot, layout.bytes())?;
     let contig = match (contiguous, &wl.contig) {
         (true, None) => return Err(Error::input("strategy=contiguous needs the 4k granule")),
         (true, Some(c)) => Some(c),
@@ -322,8 +399,8 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> Result<Infallible, Error> {
     };
     let runs: &[CopyRun] = contig.map_or(&[], |c| &c.runs);
     let c = layout.place(wl.control.start);
-    fill_control(w, blob, (&c, &layout), code, runs)?;
-    report(w, (strategy, kernel), &seg, header.is_some(), &c);
+    fill_control(w, blob, (&c, &layout), code, runs, payload.initrd)?;
+    report(w, (strategy, kernel), &payload, fixed.is_some(), &c);
 
     let input = match contig {
         None => copy::Input::List(wl.head),
@@ -347,5 +424,5 @@ pub fn boot(w: &World<'_>, blob: &[u8]) -> Result<Infallible, Error> {
     // SAFETY: the routine, its runs, the list, the sources, the tables and
     // the DTB copy all lie outside the destination (the plan and the
     // control-area placement ensured it); the live map reaches them all.
-    unsafe { copy::handoff(c.code_at, input, wl.line, c.dtb_at, seg.dest.start) }
+    unsafe { copy::handoff(c.code_at, input, wl.line, c.dtb_at, segments[0].dest.start) }
 }

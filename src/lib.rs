@@ -16,6 +16,7 @@ pub mod bootargs;
 pub mod cpu;
 pub mod exit;
 pub mod fdt;
+pub mod fit;
 pub mod matrix;
 pub mod mmu;
 pub mod physmem;

@@ -361,6 +361,16 @@ fn initrd_checked<'a>(fdt: &Fdt<'a>) -> Result<'a, Option<Region>> {
     }
 }
 
+/// Whether a child of the root describes RAM: `device_type = "memory"`, or
+/// no `device_type` and the name `memory` (with or without a unit address).
+pub fn is_memory_node<'a>(fdt: &Fdt<'a>, node: Node<'a>) -> bool {
+    fdt.prop(node, "device_type")
+        .and_then(|p| p.as_str())
+        .map_or(node.name.split('@').next() == Some("memory"), |t| {
+            t == "memory"
+        })
+}
+
 /// Everything the stage needs from the tree.
 pub fn discover<'a>(fdt: &Fdt<'a>) -> Result<'a, Platform<'a>> {
     let root = fdt.root();
@@ -372,13 +382,7 @@ pub fn discover<'a>(fdt: &Fdt<'a>) -> Result<'a, Platform<'a>> {
 
     let mut ram = Vec::new();
     for node in fdt.children(root) {
-        let is_memory = fdt
-            .prop(node, "device_type")
-            .and_then(|p| p.as_str())
-            .map_or(node.name.split('@').next() == Some("memory"), |t| {
-                t == "memory"
-            });
-        if !is_memory {
+        if !is_memory_node(fdt, node) {
             continue;
         }
         for r in regs(fdt, node, root_cells)? {

@@ -18,7 +18,7 @@ use std::time::Duration;
 use common::{
     DtNode, Dtb, HDR_MAGIC, HDR_OFF_DT_STRUCT, HDR_OFF_MEM_RSVMAP, HDR_SIZE_DT_STRINGS,
     HDR_SIZE_DT_STRUCT, HDR_TOTALSIZE, HDR_VERSION, Qemu, Run, boot_elsewhere, dt_cells, dt_number,
-    dt_read, dt_reg, dt_str, dump_virt_dtb, header, scratch, set_header,
+    dt_read, dt_reg, dt_str, dump_virt_dtb, fit_payload, header, scratch, set_header,
 };
 use serde_json::Value;
 
@@ -42,10 +42,17 @@ enum Class {
     Bootargs,
     Segments,
     Cpu,
+    Fit,
 }
 
 impl Class {
-    const ALL: [Class; 4] = [Class::Dtb, Class::Bootargs, Class::Segments, Class::Cpu];
+    const ALL: [Class; 5] = [
+        Class::Dtb,
+        Class::Bootargs,
+        Class::Segments,
+        Class::Cpu,
+        Class::Fit,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -53,6 +60,7 @@ impl Class {
             Class::Bootargs => "bootargs",
             Class::Segments => "segments",
             Class::Cpu => "CPU",
+            Class::Fit => "FIT",
         }
     }
 
@@ -62,6 +70,7 @@ impl Class {
             Class::Bootargs => bootargs_cases(),
             Class::Segments => segment_cases(),
             Class::Cpu => cpu_cases(),
+            Class::Fit => fit_cases(),
         }
     }
 }
@@ -682,6 +691,112 @@ fn cpu_cases() -> Vec<Case> {
     ]
 }
 
+/// `mode=boot` with the test FIT, edited, as the initrd.
+fn fit_boot(input: &str, edit: impl FnOnce(&mut Vec<u8>) + Send + 'static, expect: Expect) -> Case {
+    Case {
+        input: input.into(),
+        boot: Box::new(move |name| {
+            let mut b = std::fs::read(fit_payload()).unwrap();
+            edit(&mut b);
+            let path = scratch(name).join("boot.itb");
+            std::fs::write(&path, &b).unwrap();
+            Qemu::virt()
+                .arg("-initrd")
+                .arg(path.to_str().unwrap())
+                .append("mode=boot console=ttyAMA0")
+                .timeout(TIMEOUT)
+                .run()
+        }),
+        expect,
+        also: None,
+    }
+}
+
+/// Edits the test FIT as a tree (the data stays embedded).
+fn fit_tree(edit: impl FnOnce(&mut Dtb) + Send + 'static) -> impl FnOnce(&mut Vec<u8>) + Send {
+    move |b| {
+        let mut t = Dtb::parse(b);
+        edit(&mut t);
+        *b = t.to_bytes();
+    }
+}
+
+/// Numbers that move with Debian's kernel and busybox: the kernel's and
+/// the ramdisk's destination ends, the FIT's size.
+const FIT_OVERLAP: &[(&str, &str)] = &[
+    (") and 'ramdisk-1'", "<kernel end>"),
+    (") overlap", "<ramdisk end>"),
+];
+const FIT_SIZE: &[(&str, &str)] = &[("", "<FIT size>")];
+
+fn fit_cases() -> Vec<Case> {
+    const KERNEL: &str = "/images/kernel-1";
+    const RAMDISK: &str = "/images/ramdisk-1";
+    vec![
+        fit_boot(
+            "kernel-1's data with one bit flipped at 0x1000 (its `hash-1` is sha256)",
+            fit_tree(|t| {
+                let n = t.node_mut(KERNEL);
+                let mut data = n.prop("data").unwrap().to_vec();
+                data[0x1000] ^= 1;
+                n.set("data", data);
+            }),
+            error("FIT image 'kernel-1' hash-1: sha256 mismatch, image corrupt"),
+        ),
+        fit_boot(
+            "ramdisk-1's `hash-2` with `algo = \"md5\"` (and a 16-byte value)",
+            fit_tree(|t| {
+                t.node_mut(&format!("{RAMDISK}/hash-2"))
+                    .set("algo", dt_str("md5"))
+                    .set("value", vec![0u8; 16]);
+            }),
+            error("hash algorithm 'md5' not supported"),
+        ),
+        fit_boot(
+            "kernel-1 with `compression = \"gzip\"`",
+            fit_tree(|t| {
+                t.node_mut(KERNEL).set("compression", dt_str("gzip"));
+            }),
+            error("compression 'gzip' not supported"),
+        ),
+        fit_boot(
+            "ramdisk-1 with `load = <0x40100000>`, inside the kernel's destination",
+            fit_tree(|t| {
+                t.node_mut(RAMDISK).set("load", dt_cells(&[0x4010_0000]));
+            }),
+            Expect::Error {
+                needle: "overlap",
+                masks: FIT_OVERLAP,
+            },
+        ),
+        fit_boot(
+            "truncated: only the first MiB of the FIT loaded",
+            |b| b.truncate(1 << 20),
+            Expect::Error {
+                needle: "FIT image tree: DTB truncated: 1048576 bytes",
+                masks: FIT_SIZE,
+            },
+        ),
+        fit_boot(
+            "conf-1 with `ramdisk = \"ramdisk-2\"`, an image `/images` lacks",
+            fit_tree(|t| {
+                t.node_mut("/configurations/conf-1")
+                    .set("ramdisk", dt_str("ramdisk-2"));
+            }),
+            error("FIT configuration names ramdisk image 'ramdisk-2', which /images does not have"),
+        ),
+        fit_boot(
+            "conf-1 with `fdt = \"fdt-1\"`, a `flat_dt` image (good crc32) of 4 bytes: the FDT magic alone",
+            fit_tree(|t| {
+                let dtb = b"\xd0\x0d\xfe\xed".to_vec();
+                let crc = crc32fast::hash(&dtb).to_be_bytes().to_vec();
+                t.add_fit_fdt(dtb, "crc32", crc);
+            }),
+            error("FIT fdt: DTB truncated: 4 bytes, header needs 40"),
+        ),
+    ]
+}
+
 /// A long input cut for the README.
 fn shorten(s: &str) -> String {
     match s.char_indices().nth(60) {
@@ -747,7 +862,8 @@ fn run_case(class: Class, index: usize, case: Case) -> Row {
 /// Runs a class's cases once per process (the class test and the README
 /// test share them); panics on the first case that misbehaves.
 fn rows(class: Class) -> &'static [Row] {
-    static ROWS: [OnceLock<Vec<Row>>; 4] = [const { OnceLock::new() }; 4];
+    static ROWS: [OnceLock<Vec<Row>>; Class::ALL.len()] =
+        [const { OnceLock::new() }; Class::ALL.len()];
     ROWS[class as usize].get_or_init(|| {
         class
             .cases()
@@ -778,6 +894,11 @@ fn cpu() {
     rows(Class::Cpu);
 }
 
+#[test]
+fn fit() {
+    rows(Class::Fit);
+}
+
 const START: &str = "<!-- bad-inputs:start -->\n";
 const END: &str = "<!-- bad-inputs:end -->";
 
@@ -788,7 +909,10 @@ fn render() -> String {
          The message is the stage's `error` record and the exit status is 1, \
          unless the row says it boots. Segment rows run \
          `mode=bench strategy=ind-list copy=copy_page mmu=on trials=1`; \
-         `<...>` stands for a number that moves with the stage's size.\n\n\
+         FIT rows run `mode=boot` with the test FIT (`scripts/fit/boot.its`: \
+         kernel-1 = Debian's cloud Image, ramdisk-1 = a busybox initramfs), \
+         edited, as `-initrd`; \
+         `<...>` stands for a number that moves with the stage's size or Debian's packages.\n\n\
          | class | input | error message |\n|---|---|---|\n",
     );
     for class in Class::ALL {

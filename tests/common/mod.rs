@@ -346,6 +346,40 @@ pub fn linux_image() -> PathBuf {
         .clone()
 }
 
+/// The FIT test payload (the cloud kernel + a busybox initramfs, see
+/// scripts/fit/boot.its), built once by scripts/fetch-payloads.sh, which
+/// rebuilds it when its recipe changed.
+pub fn fit_payload() -> PathBuf {
+    static BUILD: OnceLock<PathBuf> = OnceLock::new();
+    BUILD
+        .get_or_init(|| {
+            // The kernel first: one script run at a time.
+            linux_image();
+            let ok = Command::new("bash")
+                .arg(manifest_dir().join("scripts/fetch-payloads.sh"))
+                .stdout(Stdio::null())
+                .status()
+                .expect("run scripts/fetch-payloads.sh")
+                .success();
+            let path = manifest_dir().join("target/payloads/fit/boot.itb");
+            assert!(ok && path.exists(), "building the FIT payload failed");
+            path
+        })
+        .clone()
+}
+
+/// The line the FIT's initramfs `/init` prints when it runs: the sha256 of
+/// the busybox binary packed into the initramfs, computed here from the
+/// tree it was packed from.
+pub fn fit_marker() -> String {
+    use sha2::{Digest, Sha256};
+    fit_payload();
+    let busybox = manifest_dir().join("target/payloads/fit/root/bin/busybox");
+    let digest = Sha256::digest(std::fs::read(busybox).expect("the initramfs tree"));
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("FIT-INITRAMFS-OK sha256={hex}")
+}
+
 /// The Raspberry Pi 4 DTB from Debian's arm64 kernel package, fetched
 /// with the kernel.
 pub fn rpi4_dtb() -> PathBuf {
@@ -464,6 +498,24 @@ impl Dtb {
     /// Removes the node at `path`; panics if there is none.
     pub fn remove_node(&mut self, path: &str) {
         assert!(self.0.remove_node(path), "no node {path}");
+    }
+
+    /// In a FIT tree: adds an uncompressed arm64 `flat_dt` image `fdt-1`
+    /// holding `data`, with one hash node (`algo`, `value`), and names it
+    /// as `conf-1`'s `fdt`.
+    pub fn add_fit_fdt(&mut self, data: Vec<u8>, algo: &str, value: Vec<u8>) {
+        let mut hash = DtNode::new("hash-1");
+        hash.set("algo", dt_str(algo)).set("value", value);
+        let mut image = DtNode::new("fdt-1");
+        image
+            .set("data", data)
+            .set("type", dt_str("flat_dt"))
+            .set("arch", dt_str("arm64"))
+            .set("compression", dt_str("none"));
+        image.kids.push(hash);
+        self.node_mut("/images").kids.push(image);
+        self.node_mut("/configurations/conf-1")
+            .set("fdt", dt_str("fdt-1"));
     }
 }
 
