@@ -1,17 +1,15 @@
 #!/usr/bin/env bash
-# Every test: host unit and property tests, then the in-QEMU tests against
-# a fresh release build of the stage. Does its own set-up (target, QEMU).
+# Every test: host unit and property tests, the in-QEMU tests and the
+# study's own tests, against one fresh release build of the stage
+# (`cargo xtask test`). Does its own set-up (target, QEMU) first.
+# Arguments go to `cargo test` (then only the stage package is tested,
+# e.g. `scripts/test.sh --test hostile`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 bash scripts/setup.sh
-host=$(rustc -vV | sed -n 's/^host: //p')
 
-echo "== build the stage (aarch64-unknown-none, release)"
-cargo build --release --locked
-elf=$PWD/target/aarch64-unknown-none/release/mmu-reloc
-
-echo "== host and in-QEMU tests"
-MMU_RELOC_ELF=$elf cargo test --release --locked --target "$host" "$@"
+echo "== build the stage and xtask, then host and in-QEMU tests"
+cargo xtask test "$@"
 
 echo "== all tests passed in $(( $(date +%s) - start )) s"

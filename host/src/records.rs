@@ -201,4 +201,13 @@ mod tests {
             "garbage from power-on"
         );
     }
+
+    #[test]
+    fn records_the_host_writes_read_back() {
+        // serde_json keeps insertion order (preserve_order), so "record"
+        // stays first and the reader's marker finds it.
+        let v = serde_json::json!({"record": "host-boot", "boot": 1, "kind": "exact"});
+        let c = read_console(&format!("{v}\n"));
+        assert_eq!(c.records, vec![v]);
+    }
 }
