@@ -107,7 +107,7 @@ pub fn map_label(r: &Value) -> String {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Key {
     pub bytes: u64,
-    order: (u8, u8, u8, String),
+    order: (u8, u8, String, u8, String),
     pub strategy: String,
     pub copy: String,
     pub map: String,
@@ -133,8 +133,9 @@ impl Key {
             order: (
                 mmu_off,
                 rank,
+                r["granule"].as_str().unwrap_or("").to_string(),
                 leaf_rank,
-                format!("{}{copy}", r["granule"].as_str().unwrap_or("")),
+                copy.clone(),
             ),
             map: map_label(r),
             strategy,

@@ -22,9 +22,9 @@ const USAGE: &str = "usage: cargo xtask <bench|report|run|test|map-scale> [optio
              boots with bootstrap intervals; files under target/bench/<time>/
              --quick             a small matrix (seconds; used by the tests)
              --wall-boots N      wall-clock boots (default 3)
-             --trials N          trials per wall-clock boot, first is warm-up (default 8)
+             --trials N          trials per wall-clock boot, first is warm-up (default 6)
              --size S            wall-clock payload size (default 16M)
-             --sweep LIST        extra sizes for the size sweep, `none` for none (default 1M,4M,64M)
+             --sweep LIST        extra sizes for the size sweep, `none` for none (default 1M,4M,32M)
              --exact-size S      payload of the exact boots (default 4M)
              --cpu C             QEMU -cpu (default cortex-a72)
              --baseline DIR      compare with an earlier study's directory

@@ -81,8 +81,8 @@ fn plan(o: &Options) -> Vec<Plan> {
     for s in &o.sweep {
         p.push(Plan {
             kind: "sweep",
-            bootargs: format!("size={s} trials={} copy=copy_page", o.trials.min(6)),
-            weight: 1.0 + mib(s) * o.trials.min(6) as f64 * 5.0 / 40.0,
+            bootargs: format!("size={s} trials={} copy=copy_page", o.trials.min(5)),
+            weight: 1.0 + mib(s) * o.trials.min(5) as f64 * 5.0 / 40.0,
         });
     }
     p
@@ -93,12 +93,12 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let quick = take_flag(&mut a, "--quick");
     let mut o = Options {
         wall_boots: if quick { 2 } else { 3 },
-        trials: if quick { 3 } else { 8 },
+        trials: if quick { 3 } else { 6 },
         size: if quick { "1M" } else { "16M" }.into(),
         sweep: if quick {
             vec![]
         } else {
-            vec!["1M".into(), "4M".into(), "64M".into()]
+            vec!["1M".into(), "4M".into(), "32M".into()]
         },
         exact_size: if quick { "1M" } else { "4M" }.into(),
         exact_leaves: if quick { "1g,4k" } else { "1g,2m,4k" },
