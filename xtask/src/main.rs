@@ -23,7 +23,7 @@ const USAGE: &str = "usage: cargo xtask <bench|report|run|test|map-scale> [optio
              --quick             a small matrix (seconds; used by the tests)
              --wall-boots N      wall-clock boots (default 3)
              --trials N          trials per wall-clock boot, first is warm-up (default 6)
-             --size S            wall-clock payload size (default 16M)
+             --size S            wall-clock payload size (default 8M)
              --sweep LIST        extra sizes for the size sweep, `none` for none (default 1M,4M,32M)
              --exact-size S      payload of the exact boots (default 4M)
              --cpu C             QEMU -cpu (default cortex-a72)

@@ -94,7 +94,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut o = Options {
         wall_boots: if quick { 2 } else { 3 },
         trials: if quick { 3 } else { 6 },
-        size: if quick { "1M" } else { "16M" }.into(),
+        size: if quick { "1M" } else { "8M" }.into(),
         sweep: if quick {
             vec![]
         } else {
@@ -360,6 +360,7 @@ pub fn bench(args: &[String]) -> Result<u8, String> {
         "study_seconds": t0.elapsed().as_secs_f64(),
         "build_seconds": build_seconds,
         "boot_seconds": plans_elapsed,
+        "qemu_cpu_seconds": children_cpu_seconds(),
         "host_loadavg_start": load_start,
         "host_loadavg_end": loadavg(),
         "boots": boots_env,
@@ -369,6 +370,20 @@ pub fn bench(args: &[String]) -> Result<u8, String> {
         update_readme(&root.join("README.md"), &text)?;
     }
     Ok(code)
+}
+
+/// User + system CPU time of every finished child (the QEMU boots),
+/// from /proc/self/stat (clock ticks of 1/100 s, Linux's USER_HZ): the
+/// study's cost apart from what other work on the machine takes.
+fn children_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // cutime and cstime are fields 16 and 17 of the whole line: 14 and 15
+    // after the state field at index 0.
+    let ticks = f.get(13)?.parse::<f64>().ok()? + f.get(14)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 /// The host's 1/5/15-minute load average (other work on a shared machine
@@ -438,7 +453,8 @@ fn finish(
         );
         let _ = writeln!(
             text,
-            "host load average (1/5/15 min) {} at the start, {} at the end",
+            "QEMU CPU time {:.1} s; host load average (1/5/15 min) {} at the start, {} at the end",
+            env["qemu_cpu_seconds"].as_f64().unwrap_or(0.0),
             env["host_loadavg_start"].as_str().unwrap_or("?"),
             env["host_loadavg_end"].as_str().unwrap_or("?")
         );
