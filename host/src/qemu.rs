@@ -53,6 +53,7 @@ pub struct Run {
     /// The deadline passed and QEMU was killed.
     pub timed_out: bool,
     /// Console output (carriage returns removed), then QEMU's stderr.
+    /// Records are read from both.
     pub output: String,
     pub records: Vec<Value>,
     /// Lines that started a record but did not parse as one.
@@ -250,14 +251,15 @@ impl Qemu {
         drop(child);
         reader.join().unwrap();
         feed(true);
-        let console = String::from_utf8_lossy(&seen.lock().unwrap()).replace('\r', "");
-        let parsed = read_console(&console);
-        let mut output = console;
+        let mut output = String::from_utf8_lossy(&seen.lock().unwrap()).replace('\r', "");
         let stderr = String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned();
         if !stderr.is_empty() {
             output.push_str("\n--- qemu stderr ---\n");
             output.push_str(&stderr);
         }
+        // Records come from both streams: without a UART (no DTB, EL3)
+        // the stage writes through semihosting, which QEMU puts on stderr.
+        let parsed = read_console(&output);
         Run {
             status,
             matched,

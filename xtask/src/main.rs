@@ -133,6 +133,13 @@ fn run(args: &[String]) -> Result<u8, String> {
             println!("{l}");
         }
     });
+    // QEMU's stderr (its own messages, or the stage's semihosting console
+    // when there is no UART) comes after the run.
+    if let Some((_, err)) = r.output.split_once("\n--- qemu stderr ---\n") {
+        for l in err.lines().filter(|l| raw || !l.contains("{\"record\"")) {
+            eprintln!("{l}");
+        }
+    }
     let dir = mmu_reloc_host::repo_root().join("target/run");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let jsonl: String = r.records.iter().map(|v| format!("{v}\n")).collect();
