@@ -165,6 +165,47 @@ pub fn bootstrap_ratio_ci(
     ))
 }
 
+/// Like [`bootstrap_ratio_ci`] for paired samples (`a[i]` and `b[i]` were
+/// measured together, e.g. in the same interleaved trial of one boot):
+/// resamples the pairs, so what the pair shares (host load at that moment)
+/// stays together. `None` if the lengths differ, a set is empty or a
+/// median is zero.
+pub fn bootstrap_paired_ratio_ci(
+    a: &[u64],
+    b: &[u64],
+    resamples: usize,
+    seed: u64,
+) -> Option<(f64, Interval)> {
+    if a.len() != b.len() {
+        return None;
+    }
+    let (point, _) = bootstrap_ratio_ci(a, b, 1, seed)?;
+    let mut rng = SplitMix64::new(seed);
+    let (mut ba, mut bb) = (Vec::with_capacity(a.len()), Vec::with_capacity(b.len()));
+    let mut ratios = Vec::with_capacity(resamples);
+    for _ in 0..resamples.max(1) {
+        ba.clear();
+        bb.clear();
+        for _ in 0..a.len() {
+            let i = rng.below(a.len() as u64) as usize;
+            ba.push(a[i] as f64);
+            bb.push(b[i] as f64);
+        }
+        let (ma, mb) = (median_f64(&mut ba)?, median_f64(&mut bb)?);
+        if mb > 0.0 {
+            ratios.push(ma / mb);
+        }
+    }
+    ratios.sort_unstable_by(f64::total_cmp);
+    Some((
+        point,
+        Interval {
+            lo: quantile_sorted(&ratios, 0.025)?,
+            hi: quantile_sorted(&ratios, 0.975)?,
+        },
+    ))
+}
+
 /// Percentile bootstrap 95% confidence interval of the median of `v`.
 pub fn bootstrap_median_ci(v: &[u64], resamples: usize, seed: u64) -> Option<Interval> {
     if v.is_empty() {
@@ -239,6 +280,23 @@ mod tests {
         assert_eq!(bootstrap_ratio_ci(&[], &[1], 10, 1), None);
         assert_eq!(bootstrap_ratio_ci(&[1], &[0, 0], 10, 1), None);
         assert_eq!(bootstrap_median_ci(&[], 10, 1), None);
+    }
+
+    #[test]
+    fn paired_bootstrap_keeps_what_a_pair_shares() {
+        // Host load doubles some trials for both configurations alike: A
+        // is 10% faster in every pair, which pairing sees and independent
+        // resampling blurs.
+        let load = [1u64, 1, 2, 1, 2, 2, 1, 2, 1, 1, 2, 1];
+        let a: Vec<u64> = load.iter().map(|l| 90 * l).collect();
+        let b: Vec<u64> = load.iter().map(|l| 100 * l).collect();
+        let (r, ci) = bootstrap_paired_ratio_ci(&a, &b, BOOTSTRAP_RESAMPLES, 1).unwrap();
+        assert!((r - 0.9).abs() < 1e-12 && ci.hi < 1.0, "{r} {ci:?}");
+        let (_, wide) = bootstrap_ratio_ci(&a, &b, BOOTSTRAP_RESAMPLES, 1).unwrap();
+        assert!(wide.contains(1.0), "{wide:?}");
+        assert_eq!(bootstrap_paired_ratio_ci(&a, &b[1..], 10, 1), None);
+        let (r, ci) = bootstrap_paired_ratio_ci(&[5; 4], &[10; 4], 100, 1).unwrap();
+        assert_eq!((r, ci.lo, ci.hi), (0.5, 0.5, 0.5));
     }
 
     #[test]

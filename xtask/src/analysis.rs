@@ -256,6 +256,9 @@ pub fn exact(runs: &[RunRow]) -> Vec<Exact> {
 pub struct Wall {
     pub key: Key,
     pub ns: Vec<u64>,
+    /// (boot, trial) of each `ns`: runs of one trial of one boot ran
+    /// back to back (trials interleave the configurations).
+    pub at: Vec<(usize, u64)>,
     pub warmup_ns: Vec<u64>,
     pub summary: stats::Summary,
     pub ci: Option<Interval>,
@@ -287,6 +290,11 @@ pub fn wall(runs: &[RunRow]) -> Vec<Wall> {
     g.into_iter()
         .filter_map(|(key, rs)| {
             let ns: Vec<u64> = rs.iter().filter(|r| !r.warmup).map(|r| r.ns).collect();
+            let at = rs
+                .iter()
+                .filter(|r| !r.warmup)
+                .map(|r| (r.boot, r.trial))
+                .collect();
             let warmup_ns = rs.iter().filter(|r| r.warmup).map(|r| r.ns).collect();
             let mut boots: Vec<usize> = rs.iter().map(|r| r.boot).collect();
             boots.dedup();
@@ -304,6 +312,7 @@ pub fn wall(runs: &[RunRow]) -> Vec<Wall> {
                 verified: rs.iter().all(|r| r.verified),
                 warmup_ns,
                 ns,
+                at,
                 key,
             })
         })
@@ -319,6 +328,8 @@ pub struct Comparison {
     pub b: Key,
     pub ratio: f64,
     pub ci: Interval,
+    /// The interval resampled (boot, trial) pairs; false: each side alone.
+    pub paired: bool,
 }
 
 impl Comparison {
@@ -347,9 +358,27 @@ fn compare(
 ) -> Option<Comparison> {
     let wa = walls.iter().find(|w| a(&w.key))?;
     let wb = walls.iter().find(|w| b(&w.key))?;
-    let (ratio, ci) =
-        stats::bootstrap_ratio_ci(&wa.ns, &wb.ns, BOOTSTRAP_RESAMPLES, seed_of(&label))?;
+    // Pair the runs of one trial of one boot when every run has its
+    // partner: host load shared by the pair then cancels.
+    let pairs: Vec<(u64, u64)> = wa
+        .at
+        .iter()
+        .zip(&wa.ns)
+        .filter_map(|(at, &na)| {
+            let j = wb.at.iter().position(|x| x == at)?;
+            Some((na, wb.ns[j]))
+        })
+        .collect();
+    let paired = pairs.len() >= 3 && pairs.len() == wa.ns.len() && pairs.len() == wb.ns.len();
+    let seed = seed_of(&label);
+    let (ratio, ci) = if paired {
+        let (a, b): (Vec<u64>, Vec<u64>) = pairs.into_iter().unzip();
+        stats::bootstrap_paired_ratio_ci(&a, &b, BOOTSTRAP_RESAMPLES, seed)?
+    } else {
+        stats::bootstrap_ratio_ci(&wa.ns, &wb.ns, BOOTSTRAP_RESAMPLES, seed)?
+    };
     Some(Comparison {
+        paired,
         group,
         label,
         a: wa.key.clone(),
@@ -715,7 +744,7 @@ mod tests {
                 "copy_page",
                 Some(1 << 30),
                 t,
-                101 + t % 3,
+                100 + (t + 1) % 3,
                 None,
             ));
             recs.push(result("ind-list", "copy_page", None, t, 300 + t % 3, None));
@@ -726,6 +755,7 @@ mod tests {
             find("ind-list / contiguous, copy_page, MMU on").verdict(),
             "no measurable difference"
         );
+        assert!(find("ind-list / contiguous, copy_page, MMU on").paired);
         let mmu = find("MMU on / MMU off, ind-list, copy_page");
         assert!(
             mmu.measurable() && mmu.verdict() == "A faster: 2.98x",

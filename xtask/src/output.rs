@@ -191,7 +191,7 @@ fn wall_json(w: &Wall) -> Value {
 fn cmp_json(c: &Comparison) -> Value {
     json!({"group": c.group, "comparison": c.label, "a": c.a.name(), "b": c.b.name(),
            "bytes": c.a.bytes, "ratio": c.ratio, "ci95": [c.ci.lo, c.ci.hi],
-           "measurable": c.measurable(), "verdict": c.verdict()})
+           "paired": c.paired, "measurable": c.measurable(), "verdict": c.verdict()})
 }
 
 fn change_json(c: &Change) -> Value {
@@ -442,7 +442,8 @@ fn ab_table(s: &Study) -> String {
     }
     let _ = writeln!(
         t,
-        "A/B, time of A / time of B (ratio of medians, bootstrap 95% CI); an interval holding 1.0 is no measurable difference"
+        "A/B, time of A / time of B: ratio of medians, bootstrap 95% CI resampling (boot, trial) pairs\n\
+         (runs of one trial ran back to back; * = unpaired); an interval holding 1.0 is no measurable difference"
     );
     let _ = writeln!(
         t,
@@ -452,10 +453,11 @@ fn ab_table(s: &Study) -> String {
     for c in &s.comparisons {
         let _ = writeln!(
             t,
-            "{:<70} {:>6.3} {:>16}  {}",
+            "{:<70} {:>6.3} {:>16}{} {}",
             c.label,
             c.ratio,
             format!("[{:.3}, {:.3}]", c.ci.lo, c.ci.hi),
+            if c.paired { " " } else { "*" },
             c.verdict()
         );
     }
