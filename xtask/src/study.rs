@@ -273,6 +273,7 @@ pub fn bench(args: &[String]) -> Result<u8, String> {
     let mut records: Vec<Value> = Vec::new();
     let mut boots_env = Vec::new();
     let boots_start = Instant::now();
+    let cpu_start = children_cpu_seconds();
     for (i, p) in plans.iter().enumerate() {
         let k = i + 1;
         let mut q = Qemu::virt()
@@ -360,7 +361,7 @@ pub fn bench(args: &[String]) -> Result<u8, String> {
         "study_seconds": t0.elapsed().as_secs_f64(),
         "build_seconds": build_seconds,
         "boot_seconds": plans_elapsed,
-        "qemu_cpu_seconds": children_cpu_seconds(),
+        "qemu_cpu_seconds": children_cpu_seconds().zip(cpu_start).map(|(b, a)| b - a),
         "host_loadavg_start": load_start,
         "host_loadavg_end": loadavg(),
         "boots": boots_env,
