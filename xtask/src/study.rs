@@ -434,10 +434,11 @@ fn finish(
         (dir.clone(), changes, unmatched)
     });
     let files = output::write_all(out, study, &env, base.as_ref())?;
+    // `latest` follows the studies in target/bench only (not --out elsewhere).
     if let Some(dir) = latest_in {
-        let link = dir.join("latest");
-        let _ = std::fs::remove_file(&link);
         if let Some(name) = out.file_name().filter(|_| out.parent() == Some(dir)) {
+            let link = dir.join("latest");
+            let _ = std::fs::remove_file(&link);
             std::os::unix::fs::symlink(name, &link)
                 .map_err(|e| format!("{}: {e}", link.display()))?;
         }
