@@ -435,13 +435,12 @@ fn finish(
     });
     let files = output::write_all(out, study, &env, base.as_ref())?;
     // `latest` follows the studies in target/bench only (not --out elsewhere).
-    if let Some(dir) = latest_in {
-        if let Some(name) = out.file_name().filter(|_| out.parent() == Some(dir)) {
-            let link = dir.join("latest");
-            let _ = std::fs::remove_file(&link);
-            std::os::unix::fs::symlink(name, &link)
-                .map_err(|e| format!("{}: {e}", link.display()))?;
-        }
+    if let Some(dir) = latest_in
+        && let Some(name) = out.file_name().filter(|_| out.parent() == Some(dir))
+    {
+        let link = dir.join("latest");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(name, &link).map_err(|e| format!("{}: {e}", link.display()))?;
     }
     let mut text = output::terminal(study, &env, base.as_ref());
     let _ = writeln!(text, "\nfiles in {}: {}", out.display(), files.join(", "));
