@@ -4,12 +4,15 @@
 // (no stack, no data, relative branches only): the stage copies
 // [handoff_X, handoff_X_end) to a control page outside every destination
 // and calls it there, because the destinations may cover the stage itself.
+// Assembled after asm/cache.S and asm/macros.S (the walkers and kernels).
 //
 // Register roles:
-//   x0-x2  walker input, as in asm/copy.S (list head or runs, runs, line)
+//   x0-x2  walker input, as in asm/macros.S (list head or runs, runs, line)
 //   x20    DTB physical address for the next stage (x3 at entry)
 //   x21    entry point of the next stage (x4 at entry)
 //   x3-x17 walker scratch
+
+    .text
 
     .macro HANDOFF name, walk, copy
     .global \name

@@ -16,11 +16,9 @@ mmu_off_el\el:
 1:  cbz     x1, 4f
     ldp     x3, x4, [x0], #16
     bic     x3, x3, x6              // first line of the range
-2:  cmp     x3, x4
-    b.hs    3f
-    dc      civac, x3
-    add     x3, x3, x2
-    b       2b
+    cmp     x3, x4
+    b.hs    3f                      // empty range
+    DCACHE_BY_LINE civac, x3, x4, x2
 3:  sub     x1, x1, #1
     b       1b
 4:  dsb     sy                      // every clean reached the PoC

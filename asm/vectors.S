@@ -1,7 +1,7 @@
 // Exception vectors, shared by EL1, EL2 and EL3 (the entry code writes
 // VBAR_ELx for whichever it runs at). Every entry saves x0-x30 in a frame
 // on the current stack and calls
-//     rust_exception(frame: *mut [u64; 31], kind: u64)
+//     rust_exception(frame: *mut Frame, kind: u64)
 // with kind = entry index (0-15: group * 4 + (sync, irq, fiq, serror)).
 // Rust either ends the run (the usual case) or returns after adjusting
 // ELR_ELx (the semihosting probe), and the frame is restored before eret.
@@ -24,7 +24,7 @@
     stp     x24, x25, [sp, #16 * 12]
     stp     x26, x27, [sp, #16 * 13]
     stp     x28, x29, [sp, #16 * 14]
-    str     x30, [sp, #16 * 15]
+    str     x30, [sp, #{FRAME_X30}]
     mov     x1, #\kind
     b       exception_common
     .endm
@@ -68,6 +68,6 @@ exception_common:
     ldp     x24, x25, [sp, #16 * 12]
     ldp     x26, x27, [sp, #16 * 13]
     ldp     x28, x29, [sp, #16 * 14]
-    ldr     x30, [sp, #16 * 15]
+    ldr     x30, [sp, #{FRAME_X30}]
     add     sp, sp, #{FRAME_SIZE}
     eret

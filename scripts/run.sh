@@ -5,7 +5,7 @@
 # and verdicts, the files go to target/bench/<time>/ (and target/bench/latest).
 # Options go to the study, e.g. `scripts/run.sh --baseline target/bench/OLD`
 # (`cargo xtask --help` lists them). One boot with QEMU arguments:
-# `cargo xtask run -- -append mode=info`.
+# `cargo run --release -- -append mode=info`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -113,7 +113,7 @@ pub struct BootArgs {
     /// `segs=BASE+SIZE,...`: explicit synthetic segment destinations for
     /// the benchmark (instead of `size=`/`segments=` placed by the stage).
     /// Only parsed here; the segment validator judges them.
-    pub segs: Vec<(u64, u64)>,
+    pub segs: Vec<SegArg>,
     /// `inject=copy-fault`: a test hook that points one source of the
     /// benchmark at unmapped memory, to show the fault report from inside a
     /// copy loop.
@@ -146,12 +146,89 @@ impl Default for BootArgs {
     }
 }
 
+/// One `segs=` entry: a destination base and size, as given (the segment
+/// validator judges them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegArg {
+    pub base: u64,
+    pub size: u64,
+}
+
+/// Limits of the stage's keys, written once: the parsers check them and
+/// the error messages quote them.
+pub const PAGE: u64 = 4096;
+/// Most `segments=`.
+pub const SEGMENTS_MAX: u64 = 4096;
+/// Most `trials=`.
+pub const TRIALS_MAX: u64 = 1000;
+/// Most `segs=` entries.
+pub const SEGS_MAX: usize = 64;
+/// Most `leaves=` policies.
+pub const LEAVES_MAX: usize = 8;
+
+/// What a key accepts, for its error message. Each variant quotes the
+/// limit constant its parser checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expected {
+    /// One of these words.
+    OneOf(&'static [&'static str]),
+    /// A count from 1 to `max`.
+    Count { max: u64 },
+    /// `size=`: a non-zero multiple of [`PAGE`].
+    Size,
+    /// `leaf=`: a power of two of at least [`PAGE`].
+    Leaf,
+    /// `leaves=`: 1 to [`LEAVES_MAX`] leaf sizes.
+    Leaves,
+    /// `seed=`.
+    Number,
+    /// `dest=`: a [`PAGE`]-aligned address.
+    Address,
+    /// `segs=`: 1 to [`SEGS_MAX`] `BASE+SIZE` entries.
+    Segs,
+}
+
+impl fmt::Display for Expected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let page_k = PAGE >> 10;
+        match *self {
+            Expected::OneOf(words) => {
+                for (i, w) in words.iter().enumerate() {
+                    let sep = match i {
+                        0 => "",
+                        _ if i + 1 == words.len() => " or ",
+                        _ => ", ",
+                    };
+                    write!(f, "{sep}{w}")?;
+                }
+                Ok(())
+            }
+            Expected::Count { max } => write!(f, "a count from 1 to {max}"),
+            Expected::Size => write!(f, "a non-zero multiple of {page_k}k, e.g. 64M"),
+            Expected::Leaf => write!(
+                f,
+                "a power-of-two size of at least {page_k}k (4k, 2m, 1g, ...)"
+            ),
+            Expected::Leaves => write!(
+                f,
+                "1 to {LEAVES_MAX} power-of-two sizes of at least {page_k}k, e.g. 1g,2m,4k"
+            ),
+            Expected::Number => f.write_str("a 64-bit number"),
+            Expected::Address => write!(f, "a {page_k}k-aligned physical address, e.g. 0x40000000"),
+            Expected::Segs => write!(
+                f,
+                "BASE+SIZE[,BASE+SIZE...] (at most {SEGS_MAX}), e.g. 0x40000000+4M"
+            ),
+        }
+    }
+}
+
 /// A stage-owned key with a value it cannot accept.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArgError<'a> {
     pub key: &'a str,
     pub value: &'a str,
-    pub expected: &'static str,
+    pub expected: Expected,
 }
 
 /// Longest value quoted back in an error; a 4 KiB garbage value is cut.
@@ -186,153 +263,258 @@ pub struct Parsed<'a> {
     pub foreign: Vec<&'a str>,
 }
 
+/// The words of a choice table, for its error message.
+const fn words<T: Copy, const N: usize>(table: &[(&'static str, T); N]) -> [&'static str; N] {
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = table[i].0;
+        i += 1;
+    }
+    out
+}
+
+const MODES: [(&str, Mode); 3] = [
+    ("info", Mode::Info),
+    ("bench", Mode::Bench),
+    ("boot", Mode::Boot),
+];
+const MODES_WORDS: [&str; 3] = words(&MODES);
+const LOG_LEVELS: [(&str, LogLevel); 5] = [
+    ("error", LogLevel::Error),
+    ("warn", LogLevel::Warn),
+    ("info", LogLevel::Info),
+    ("debug", LogLevel::Debug),
+    ("trace", LogLevel::Trace),
+];
+const LOG_LEVELS_WORDS: [&str; 5] = words(&LOG_LEVELS);
+/// Matched ignoring ASCII case (`4K` is `4k`).
+const GRANULES: [(&str, Granule); 3] = [
+    ("4k", Granule::K4),
+    ("16k", Granule::K16),
+    ("64k", Granule::K64),
+];
+const GRANULES_WORDS: [&str; 3] = words(&GRANULES);
+const STRATEGIES: [(&str, Option<Strategy>); 4] = [
+    ("ind-list", Some(Strategy::IndList)),
+    ("contiguous", Some(Strategy::Contiguous)),
+    ("legacy", Some(Strategy::Legacy)),
+    ("all", None),
+];
+const STRATEGIES_WORDS: [&str; 4] = words(&STRATEGIES);
+const COPY_KERNELS: [(&str, Option<CopyKernel>); 3] = [
+    ("copy_page", Some(CopyKernel::CopyPage)),
+    ("ldp-q", Some(CopyKernel::LdpQ)),
+    ("all", None),
+];
+const COPY_KERNELS_WORDS: [&str; 3] = words(&COPY_KERNELS);
+const MMU_STATES: [(&str, OnOff); 3] = [
+    ("on", OnOff::On),
+    ("off", OnOff::Off),
+    ("both", OnOff::Both),
+];
+const MMU_STATES_WORDS: [&str; 3] = words(&MMU_STATES);
+/// `contig=` also takes `1`/`0`, `yes`/`no`, `true`/`false`; the message
+/// names the first two.
+const SWITCHES: [(&str, bool); 8] = [
+    ("on", true),
+    ("off", false),
+    ("1", true),
+    ("0", false),
+    ("yes", true),
+    ("no", false),
+    ("true", true),
+    ("false", false),
+];
+const INJECTIONS: [(&str, bool); 2] = [("copy-fault", true), ("none", false)];
+const INJECTIONS_WORDS: [&str; 2] = words(&INJECTIONS);
+
+/// `value` looked up in a choice table; the error names `names`.
+fn choose<T: Copy>(
+    value: &str,
+    table: &[(&'static str, T)],
+    names: &'static [&'static str],
+) -> Result<T, Expected> {
+    table
+        .iter()
+        .find(|(w, _)| *w == value)
+        .map(|(_, v)| *v)
+        .ok_or(Expected::OneOf(names))
+}
+
+fn count(value: &str, max: u64) -> Result<u32, Expected> {
+    parse_u64(value)
+        .filter(|v| (1..=max).contains(v))
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or(Expected::Count { max })
+}
+
+fn leaf_size(value: &str) -> Option<u64> {
+    parse_size(value).filter(|v| v.is_power_of_two() && *v >= PAGE)
+}
+
+/// A stage-owned key: its name and how its value sets [`BootArgs`] (or
+/// what it expected instead).
+struct Key {
+    name: &'static str,
+    parse: fn(&mut BootArgs, &str) -> Result<(), Expected>,
+}
+
+/// Every key the stage owns, with its parser; the parsers check the limit
+/// constants above and their errors quote the same constants.
+const KEYS: &[Key] = &[
+    Key {
+        name: "mode",
+        parse: |a, v| {
+            a.mode = choose(v, &MODES, &MODES_WORDS)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "log",
+        parse: |a, v| {
+            a.log = choose(v, &LOG_LEVELS, &LOG_LEVELS_WORDS)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "granule",
+        parse: |a, v| {
+            let lower = v.to_ascii_lowercase();
+            a.granule = Some(choose(&lower, &GRANULES, &GRANULES_WORDS)?);
+            Ok(())
+        },
+    },
+    Key {
+        name: "leaf",
+        parse: |a, v| {
+            a.leaf = Some(leaf_size(v).ok_or(Expected::Leaf)?);
+            Ok(())
+        },
+    },
+    Key {
+        name: "contig",
+        parse: |a, v| {
+            a.contig = choose(v, &SWITCHES, &["on", "off"])?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "strategy",
+        parse: |a, v| {
+            a.strategy = choose(v, &STRATEGIES, &STRATEGIES_WORDS)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "copy",
+        parse: |a, v| {
+            a.copy = choose(v, &COPY_KERNELS, &COPY_KERNELS_WORDS)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "mmu",
+        parse: |a, v| {
+            a.mmu = choose(v, &MMU_STATES, &MMU_STATES_WORDS)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "size",
+        parse: |a, v| {
+            a.size = parse_size(v)
+                .filter(|v| *v > 0 && v.is_multiple_of(PAGE))
+                .ok_or(Expected::Size)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "segments",
+        parse: |a, v| {
+            a.segments = count(v, SEGMENTS_MAX)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "seed",
+        parse: |a, v| {
+            a.seed = parse_u64(v).ok_or(Expected::Number)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "dest",
+        parse: |a, v| {
+            let dest = parse_size(v).filter(|v| v.is_multiple_of(PAGE));
+            a.dest = Some(dest.ok_or(Expected::Address)?);
+            Ok(())
+        },
+    },
+    Key {
+        name: "trials",
+        parse: |a, v| {
+            a.trials = count(v, TRIALS_MAX)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "segs",
+        parse: |a, v| {
+            a.segs = parse_segs(v).ok_or(Expected::Segs)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "leaves",
+        parse: |a, v| {
+            let leaves: Option<Vec<u64>> = v.split(',').map(leaf_size).collect();
+            let leaves = leaves.filter(|l| (1..=LEAVES_MAX).contains(&l.len()));
+            a.leaves = leaves.ok_or(Expected::Leaves)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "inject",
+        parse: |a, v| {
+            a.inject_copy_fault = choose(v, &INJECTIONS, &INJECTIONS_WORDS)?;
+            Ok(())
+        },
+    },
+];
+
 /// Parses `bootargs`. The first bad value of a stage-owned key is an error.
 pub fn parse(cmdline: &str) -> Result<Parsed<'_>, ArgError<'_>> {
     let mut args = BootArgs::default();
     let mut foreign = Vec::new();
     for word in cmdline.split_ascii_whitespace() {
-        let Some((key, value)) = word.split_once('=') else {
-            foreign.push(word);
-            continue;
-        };
-        let bad = |expected| ArgError {
-            key,
-            value,
-            expected,
-        };
-        match key {
-            "mode" => {
-                args.mode = match value {
-                    "info" => Mode::Info,
-                    "bench" => Mode::Bench,
-                    "boot" => Mode::Boot,
-                    _ => return Err(bad("info, bench or boot")),
-                }
-            }
-            "log" => {
-                args.log = match value {
-                    "error" => LogLevel::Error,
-                    "warn" => LogLevel::Warn,
-                    "info" => LogLevel::Info,
-                    "debug" => LogLevel::Debug,
-                    "trace" => LogLevel::Trace,
-                    _ => return Err(bad("error, warn, info, debug or trace")),
-                }
-            }
-            "granule" => {
-                args.granule = Some(match value {
-                    "4k" | "4K" => Granule::K4,
-                    "16k" | "16K" => Granule::K16,
-                    "64k" | "64K" => Granule::K64,
-                    _ => return Err(bad("4k, 16k or 64k")),
-                })
-            }
-            "leaf" => {
-                let v = parse_size(value)
-                    .filter(|v| v.is_power_of_two() && *v >= 4096)
-                    .ok_or_else(|| bad("a power-of-two size of at least 4k (4k, 2m, 1g, ...)"))?;
-                args.leaf = Some(v);
-            }
-            "contig" => args.contig = parse_bool(value).ok_or_else(|| bad("on or off"))?,
-            "strategy" => {
-                args.strategy = match value {
-                    "ind-list" => Some(Strategy::IndList),
-                    "contiguous" => Some(Strategy::Contiguous),
-                    "legacy" => Some(Strategy::Legacy),
-                    "all" => None,
-                    _ => return Err(bad("ind-list, contiguous, legacy or all")),
-                }
-            }
-            "copy" => {
-                args.copy = match value {
-                    "copy_page" => Some(CopyKernel::CopyPage),
-                    "ldp-q" => Some(CopyKernel::LdpQ),
-                    "all" => None,
-                    _ => return Err(bad("copy_page, ldp-q or all")),
-                }
-            }
-            "mmu" => {
-                args.mmu = match value {
-                    "on" => OnOff::On,
-                    "off" => OnOff::Off,
-                    "both" => OnOff::Both,
-                    _ => return Err(bad("on, off or both")),
-                }
-            }
-            "size" => {
-                args.size = parse_size(value)
-                    .filter(|v| *v > 0 && v % 4096 == 0)
-                    .ok_or_else(|| bad("a non-zero multiple of 4k, e.g. 64M"))?
-            }
-            "segments" => {
-                args.segments = parse_u64(value)
-                    .and_then(|v| u32::try_from(v).ok())
-                    .filter(|v| (1..=4096).contains(v))
-                    .ok_or_else(|| bad("a count from 1 to 4096"))?
-            }
-            "seed" => args.seed = parse_u64(value).ok_or_else(|| bad("a 64-bit number"))?,
-            "dest" => {
-                args.dest = Some(
-                    parse_size(value)
-                        .filter(|v| v % 4096 == 0)
-                        .ok_or_else(|| bad("a 4k-aligned physical address, e.g. 0x40000000"))?,
-                )
-            }
-            "trials" => {
-                args.trials = parse_u64(value)
-                    .and_then(|v| u32::try_from(v).ok())
-                    .filter(|v| (1..=1000).contains(v))
-                    .ok_or_else(|| bad("a count from 1 to 1000"))?
-            }
-            "segs" => {
-                args.segs = parse_segs(value).ok_or_else(|| {
-                    bad("BASE+SIZE[,BASE+SIZE...] (at most 64), e.g. 0x40000000+4M")
-                })?
-            }
-            "leaves" => {
-                let leaves: Option<Vec<u64>> = value
-                    .split(',')
-                    .map(|l| parse_size(l).filter(|v| v.is_power_of_two() && *v >= 4096))
-                    .collect();
-                args.leaves = leaves
-                    .filter(|l| (1..=8).contains(&l.len()))
-                    .ok_or_else(|| {
-                        bad("1 to 8 power-of-two sizes of at least 4k, e.g. 1g,2m,4k")
-                    })?;
-            }
-            "inject" => {
-                args.inject_copy_fault = match value {
-                    "copy-fault" => true,
-                    "none" => false,
-                    _ => return Err(bad("copy-fault or none")),
-                }
-            }
-            _ => foreign.push(word),
+        let owned = word
+            .split_once('=')
+            .and_then(|(key, value)| Some((KEYS.iter().find(|k| k.name == key)?, key, value)));
+        match owned {
+            Some((k, key, value)) => (k.parse)(&mut args, value).map_err(|expected| ArgError {
+                key,
+                value,
+                expected,
+            })?,
+            None => foreign.push(word),
         }
     }
     Ok(Parsed { args, foreign })
 }
 
-/// Most `segs=` entries accepted.
-const MAX_SEGS: usize = 64;
-
-fn parse_segs(v: &str) -> Option<Vec<(u64, u64)>> {
-    let segs: Option<Vec<(u64, u64)>> = v
+fn parse_segs(v: &str) -> Option<Vec<SegArg>> {
+    let segs: Option<Vec<SegArg>> = v
         .split(',')
         .map(|s| {
             let (base, size) = s.split_once('+')?;
-            Some((parse_size(base)?, parse_size(size)?))
+            Some(SegArg {
+                base: parse_size(base)?,
+                size: parse_size(size)?,
+            })
         })
         .collect();
-    segs.filter(|s| !s.is_empty() && s.len() <= MAX_SEGS)
-}
-
-fn parse_bool(v: &str) -> Option<bool> {
-    match v {
-        "on" | "1" | "yes" | "true" => Some(true),
-        "off" | "0" | "no" | "false" => Some(false),
-        _ => None,
-    }
+    segs.filter(|s| !s.is_empty() && s.len() <= SEGS_MAX)
 }
 
 /// A decimal or `0x` hexadecimal u64; `None` for anything else or overflow.
@@ -413,6 +595,41 @@ mod tests {
     }
 
     #[test]
+    fn every_key_rejects_garbage_naming_itself() {
+        for k in KEYS {
+            let word = alloc::format!("{}=zzz", k.name);
+            let e = parse(&word).unwrap_err();
+            assert_eq!(e.key, k.name);
+            assert!(e.to_string().starts_with("bootargs: bad value for"), "{e}");
+        }
+    }
+
+    #[test]
+    fn limits_are_checked_and_quoted_from_one_constant() {
+        let cases = [
+            ("segments", SEGMENTS_MAX, "a count from 1 to 4096"),
+            ("trials", TRIALS_MAX, "a count from 1 to 1000"),
+        ];
+        for (key, max, msg) in cases {
+            assert!(parse(&alloc::format!("{key}={max}")).is_ok());
+            let word = alloc::format!("{key}={}", max + 1);
+            assert_eq!(parse(&word).unwrap_err().expected.to_string(), msg);
+        }
+        let segs: Vec<_> = (0..SEGS_MAX).map(|i| alloc::format!("{i}+4K")).collect();
+        assert!(parse(&alloc::format!("segs={}", segs.join(","))).is_ok());
+        let word = alloc::format!("segs={},0+4K", segs.join(","));
+        let e = parse(&word).unwrap_err().to_string();
+        assert!(e.contains("(at most 64)"), "{e}");
+        let leaves = ["4k"; LEAVES_MAX].join(",");
+        assert!(parse(&alloc::format!("leaves={leaves}")).is_ok());
+        assert!(parse(&alloc::format!("leaves={leaves},4k")).is_err());
+        assert_eq!(
+            Expected::OneOf(&MODES_WORDS).to_string(),
+            "info, bench or boot"
+        );
+    }
+
+    #[test]
     fn leaf_sweep() {
         assert_eq!(
             parse("leaves=1g,2m,4k").unwrap().args.leaves,
@@ -425,7 +642,19 @@ mod tests {
     #[test]
     fn explicit_segments() {
         let p = parse("segs=0x40000000+4M,0x50000800+0").unwrap();
-        assert_eq!(p.args.segs, [(0x4000_0000, 4 << 20), (0x5000_0800, 0)]);
+        assert_eq!(
+            p.args.segs,
+            [
+                SegArg {
+                    base: 0x4000_0000,
+                    size: 4 << 20
+                },
+                SegArg {
+                    base: 0x5000_0800,
+                    size: 0
+                }
+            ]
+        );
     }
 
     #[test]

@@ -1,8 +1,13 @@
-//! Decoding of CPU identification and exception syndrome values. The arch
-//! code reads the raw registers; this module only interprets numbers, so it
-//! is tested on the host.
+//! Decoding of CPU identification (MIDR, ID_AA64MMFR0), exception syndrome
+//! (ESR) and address translation (PAR) values, with aarch64-cpu's field
+//! definitions in `LocalRegisterCopy`s (and, for fields it lacks, ones
+//! defined here once). The arch code reads the raw registers; this module
+//! only interprets numbers, so it is tested on the host.
 
 use core::fmt;
+
+use aarch64_cpu::registers::{ESR_EL1, ID_AA64MMFR0_EL1, MIDR_EL1};
+use tock_registers::{LocalRegisterCopy, register_bitfields};
 
 /// Translation granules the stage knows how to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -50,14 +55,52 @@ pub struct CpuInfo {
     pub granules: [bool; 3],
 }
 
-/// ID_AA64MMFR0_EL1 field offsets (Arm ARM D19.2).
-const MMFR0_PARANGE_SHIFT: u32 = 0;
-const MMFR0_TGRAN16_SHIFT: u32 = 20;
-const MMFR0_TGRAN64_SHIFT: u32 = 24;
-const MMFR0_TGRAN4_SHIFT: u32 = 28;
+register_bitfields! {u64,
+    /// The fault status code of an abort's ISS (ESR_ELx.ISS for EC 0x20,
+    /// 0x21, 0x24, 0x25), which aarch64-cpu does not break out.
+    pub ABORT_ISS [
+        FSC OFFSET(0) NUMBITS(6) []
+    ],
+    /// PAR_EL1 after a successful `AT` (F = 0), with the fields
+    /// aarch64-cpu lacks (its PA stops at bit 47, and it has no ATTR).
+    pub PAR_OK [
+        F OFFSET(0) NUMBITS(1) [],
+        PA OFFSET(12) NUMBITS(40) [],
+        ATTR OFFSET(56) NUMBITS(8) []
+    ],
+    /// PAR_EL1 after a failed `AT` (F = 1).
+    pub PAR_FAULT [
+        F OFFSET(0) NUMBITS(1) [],
+        FST OFFSET(1) NUMBITS(6) []
+    ]
+}
 
-fn field(reg: u64, shift: u32) -> u64 {
-    (reg >> shift) & 0xf
+type Mmfr0 = LocalRegisterCopy<u64, ID_AA64MMFR0_EL1::Register>;
+type Midr = LocalRegisterCopy<u64, MIDR_EL1::Register>;
+type Esr = LocalRegisterCopy<u64, ESR_EL1::Register>;
+
+/// A successful `AT S1ExR`: where `va` went and with which memory type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AtTranslation {
+    pub pa: u64,
+    /// The MAIR attribute byte of the leaf (PAR_EL1.ATTR).
+    pub attr: u8,
+}
+
+/// What `AT S1ExR` reported (PAR_EL1 decoded): the translation, or the
+/// fault status code.
+pub fn decode_par(par: u64, va: u64) -> Result<AtTranslation, u8> {
+    let fault = LocalRegisterCopy::<u64, PAR_FAULT::Register>::new(par);
+    if fault.is_set(PAR_FAULT::F) {
+        return Err(fault.read(PAR_FAULT::FST) as u8);
+    }
+    // PA is reported in 4 KiB units whatever the granule.
+    let ok = LocalRegisterCopy::<u64, PAR_OK::Register>::new(par);
+    let pa = (ok.read(PAR_OK::PA) << 12) | (va & 0xfff);
+    Ok(AtTranslation {
+        pa,
+        attr: ok.read(PAR_OK::ATTR) as u8,
+    })
 }
 
 /// PARange encoding to bits; reserved encodings give `None`.
@@ -79,13 +122,14 @@ impl CpuInfo {
     pub fn decode(midr: u64, mmfr0: u64) -> Self {
         // TGran4 and TGran64: 0b0000 (and 0b0001 for 52-bit) supported,
         // 0b1111 not. TGran16: 0b0000 not supported, anything else is.
-        let tg4 = field(mmfr0, MMFR0_TGRAN4_SHIFT);
-        let tg16 = field(mmfr0, MMFR0_TGRAN16_SHIFT);
-        let tg64 = field(mmfr0, MMFR0_TGRAN64_SHIFT);
+        let r = Mmfr0::new(mmfr0);
+        let tg4 = r.read(ID_AA64MMFR0_EL1::TGran4);
+        let tg16 = r.read(ID_AA64MMFR0_EL1::TGran16);
+        let tg64 = r.read(ID_AA64MMFR0_EL1::TGran64);
         CpuInfo {
             midr,
             mmfr0,
-            pa_bits: parange_bits(field(mmfr0, MMFR0_PARANGE_SHIFT)).unwrap_or(32),
+            pa_bits: parange_bits(r.read(ID_AA64MMFR0_EL1::PARange)).unwrap_or(32),
             granules: [tg4 != 0xf, tg16 != 0, tg64 != 0xf],
         }
     }
@@ -96,8 +140,9 @@ impl CpuInfo {
 
     /// Implementer:part name for the cores people run this on.
     pub fn core_name(&self) -> &'static str {
-        let implementer = (self.midr >> 24) & 0xff;
-        let part = (self.midr >> 4) & 0xfff;
+        let midr = Midr::new(self.midr);
+        let implementer = midr.read(MIDR_EL1::Implementer);
+        let part = midr.read(MIDR_EL1::PartNum);
         match (implementer, part) {
             (0x41, 0xd03) => "Cortex-A53",
             (0x41, 0xd07) => "Cortex-A57",
@@ -118,7 +163,7 @@ impl CpuInfo {
 
 /// ESR_ELx exception class, named the way the Arm ARM names it.
 pub fn exception_class_name(esr: u64) -> &'static str {
-    match (esr >> 26) & 0x3f {
+    match Esr::new(esr).read(ESR_EL1::EC) {
         0x00 => "unknown reason (undefined instruction)",
         0x01 => "WFI/WFE trapped",
         0x07 => "SVE/SIMD/FP access trapped",
@@ -144,11 +189,12 @@ pub fn exception_class_name(esr: u64) -> &'static str {
 
 /// For aborts, the fault status code's meaning (DFSC/IFSC).
 pub fn fault_status_name(esr: u64) -> Option<&'static str> {
-    let ec = (esr >> 26) & 0x3f;
-    if !matches!(ec, 0x20 | 0x21 | 0x24 | 0x25) {
+    let esr = Esr::new(esr);
+    if !matches!(esr.read(ESR_EL1::EC), 0x20 | 0x21 | 0x24 | 0x25) {
         return None;
     }
-    Some(match esr & 0x3f {
+    let iss = LocalRegisterCopy::<u64, ABORT_ISS::Register>::new(esr.read(ESR_EL1::ISS));
+    Some(match iss.read(ABORT_ISS::FSC) {
         0x00..=0x03 => "address size fault",
         0x04..=0x07 => "translation fault",
         0x09..=0x0b => "access flag fault",
@@ -177,14 +223,33 @@ mod tests {
     #[test]
     fn all_granules_when_fields_say_so() {
         // TGran4 0 (yes), TGran64 0 (yes), TGran16 1 (yes), PARange 48.
-        let c = CpuInfo::decode(0, (1 << MMFR0_TGRAN16_SHIFT) | 5);
+        let c = CpuInfo::decode(0, (1 << 20) | 5);
         assert_eq!(c.granules, [true, true, true]);
         assert_eq!(c.pa_bits, 48);
-        let none = CpuInfo::decode(
-            0,
-            (0xf << MMFR0_TGRAN4_SHIFT) | (0xf << MMFR0_TGRAN64_SHIFT),
-        );
+        let none = CpuInfo::decode(0, (0xf << 28) | (0xf << 24));
         assert_eq!(none.granules, [false, false, false]);
+    }
+
+    #[test]
+    fn par_decoding() {
+        // A Normal WB page at 0x4020_1000 (ATTR 0xff), VA offset kept.
+        assert_eq!(
+            decode_par(0xff00_0000_4020_1f80, 0x4020_1234),
+            Ok(AtTranslation {
+                pa: 0x4020_1234,
+                attr: 0xff
+            })
+        );
+        // 52-bit PA bits survive.
+        assert_eq!(
+            decode_par(0x0008_0000_0000_0000, 0),
+            Ok(AtTranslation {
+                pa: 0x0008_0000_0000_0000,
+                attr: 0
+            })
+        );
+        // F = 1, FST = 0b000101: translation fault, level 1.
+        assert_eq!(decode_par(0b000101 << 1 | 1, 0), Err(0b000101));
     }
 
     #[test]

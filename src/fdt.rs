@@ -17,6 +17,22 @@ const FDT_NOP: u32 = 4;
 const FDT_END: u32 = 9;
 /// Header size of version 17.
 pub const HEADER_LEN: usize = 40;
+
+/// Byte offsets of the header's big-endian u32 fields (devicetree
+/// specification 5.2), read by [`Fdt::new`] and written by
+/// [`build::dtb`].
+pub mod header {
+    pub const MAGIC: usize = 0;
+    pub const TOTALSIZE: usize = 4;
+    pub const OFF_DT_STRUCT: usize = 8;
+    pub const OFF_DT_STRINGS: usize = 12;
+    pub const OFF_MEM_RSVMAP: usize = 16;
+    pub const VERSION: usize = 20;
+    pub const LAST_COMP_VERSION: usize = 24;
+    pub const BOOT_CPUID_PHYS: usize = 28;
+    pub const SIZE_DT_STRINGS: usize = 32;
+    pub const SIZE_DT_STRUCT: usize = 36;
+}
 /// Deeper trees than this are rejected rather than walked.
 const MAX_DEPTH: usize = 32;
 
@@ -73,14 +89,14 @@ fn be64(b: &[u8], off: usize) -> Option<u64> {
 /// Reads the `totalsize` a header claims, to size the blob before parsing.
 /// Checks only the magic.
 pub fn header_total_size(header: &[u8]) -> Result<usize, FdtError> {
-    let magic = be32(header, 0).ok_or(FdtError::Truncated {
+    let magic = be32(header, header::MAGIC).ok_or(FdtError::Truncated {
         have: header.len(),
         need: HEADER_LEN,
     })?;
     if magic != FDT_MAGIC {
         return Err(FdtError::BadMagic(magic));
     }
-    be32(header, 4)
+    be32(header, header::TOTALSIZE)
         .map(|v| v as usize)
         .ok_or(FdtError::Truncated {
             have: header.len(),
@@ -163,9 +179,14 @@ impl<'a> Fdt<'a> {
             });
         }
         let blob = &blob[..total];
-        let h = |i: usize| be32(blob, i * 4).unwrap_or(0) as usize;
-        let (off_struct, off_strings, off_rsv, version, last_comp) = (h(2), h(3), h(4), h(5), h(6));
-        let (size_strings, size_struct) = (h(8), h(9));
+        let h = |field: usize| be32(blob, field).unwrap_or(0) as usize;
+        let off_struct = h(header::OFF_DT_STRUCT);
+        let off_strings = h(header::OFF_DT_STRINGS);
+        let off_rsv = h(header::OFF_MEM_RSVMAP);
+        let version = h(header::VERSION);
+        let last_comp = h(header::LAST_COMP_VERSION);
+        let size_strings = h(header::SIZE_DT_STRINGS);
+        let size_struct = h(header::SIZE_DT_STRUCT);
         if version < 16 || last_comp > 17 {
             return Err(FdtError::BadVersion(version as u32));
         }
@@ -463,14 +484,22 @@ pub fn shrink_string_property(
 }
 
 /// Builds DTBs for tests (host only).
-#[cfg(test)]
+/// Building and editing device trees as plain data: a tree read from a
+/// valid blob (with the reader above), or built node by node, edited, and
+/// written back as a fresh version-17 blob. For tests and host tools (the
+/// in-QEMU tests hand the stage trees QEMU would never make); the stage
+/// itself only reads and NOPs.
 pub mod build {
-    extern crate std;
-    use std::string::String;
-    use std::vec::Vec;
+    extern crate alloc;
 
-    /// A node under construction: properties then children.
-    #[derive(Default, Clone)]
+    use alloc::string::String;
+    use alloc::vec::Vec;
+
+    use super::{FDT_BEGIN_NODE, FDT_END, FDT_END_NODE, FDT_MAGIC, FDT_PROP, HEADER_LEN, header};
+    use super::{Fdt, FdtError, Node};
+
+    /// A node: its name, properties in order, then children.
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
     pub struct N {
         pub name: String,
         pub props: Vec<(String, Vec<u8>)>,
@@ -484,22 +513,29 @@ pub mod build {
                 ..Default::default()
             }
         }
-        pub fn prop(mut self, k: &str, v: &[u8]) -> Self {
+
+        /// Builder: adds property `k` with raw value `v`.
+        pub fn with_prop(mut self, k: &str, v: &[u8]) -> Self {
             self.props.push((k.into(), v.to_vec()));
             self
         }
+
+        /// Builder: a NUL-terminated string property.
         pub fn str(self, k: &str, v: &str) -> Self {
             let mut b = v.as_bytes().to_vec();
             b.push(0);
-            self.prop(k, &b)
+            self.with_prop(k, &b)
         }
+
         pub fn u32(self, k: &str, v: u32) -> Self {
-            self.prop(k, &v.to_be_bytes())
+            self.with_prop(k, &v.to_be_bytes())
         }
+
         pub fn cells(self, k: &str, v: &[u32]) -> Self {
             let b: Vec<u8> = v.iter().flat_map(|c| c.to_be_bytes()).collect();
-            self.prop(k, &b)
+            self.with_prop(k, &b)
         }
+
         /// `reg` of (addr, size) pairs with 2 address and 2 size cells.
         pub fn reg64(self, regs: &[(u64, u64)]) -> Self {
             let mut c = Vec::new();
@@ -508,65 +544,166 @@ pub mod build {
             }
             self.cells("reg", &c)
         }
+
         pub fn kid(mut self, k: N) -> Self {
             self.kids.push(k);
             self
         }
+
+        /// The value of property `name`.
+        pub fn prop(&self, name: &str) -> Option<&[u8]> {
+            self.props
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_slice())
+        }
+
+        /// Replaces the property `name`, or adds it last.
+        pub fn set(&mut self, name: &str, value: impl Into<Vec<u8>>) -> &mut Self {
+            let value = value.into();
+            match self.props.iter_mut().find(|(k, _)| k == name) {
+                Some(p) => p.1 = value,
+                None => self.props.push((name.into(), value)),
+            }
+            self
+        }
+
+        pub fn remove(&mut self, name: &str) -> &mut Self {
+            self.props.retain(|(k, _)| k != name);
+            self
+        }
+
+        /// The child called `name`, or the first whose name before `@` is
+        /// `name` (`memory` finds `memory@40000000`).
+        pub fn kid_mut(&mut self, name: &str) -> Option<&mut N> {
+            let i = self.kids.iter().position(|k| k.name == name).or_else(|| {
+                self.kids
+                    .iter()
+                    .position(|k| k.name.split('@').next() == Some(name))
+            })?;
+            self.kids.get_mut(i)
+        }
     }
 
-    /// Serializes `root` with the given `/memreserve/` entries.
-    pub fn dtb(root: &N, rsv: &[(u64, u64)]) -> Vec<u8> {
-        let mut st = Vec::new();
-        let mut strings = Vec::new();
-        fn emit(n: &N, st: &mut Vec<u8>, strings: &mut Vec<u8>) {
-            st.extend(1u32.to_be_bytes());
-            st.extend(n.name.as_bytes());
-            st.push(0);
-            while !st.len().is_multiple_of(4) {
-                st.push(0);
-            }
-            for (k, v) in &n.props {
-                let off = strings.len() as u32;
-                strings.extend(k.as_bytes());
-                strings.push(0);
-                st.extend(3u32.to_be_bytes());
-                st.extend((v.len() as u32).to_be_bytes());
-                st.extend(off.to_be_bytes());
-                st.extend(v);
-                while !st.len().is_multiple_of(4) {
-                    st.push(0);
+    /// A whole tree: the root node and the `/memreserve/` entries.
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct Tree {
+        pub root: N,
+        pub memreserve: Vec<(u64, u64)>,
+    }
+
+    impl Tree {
+        /// Reads a blob into a tree.
+        pub fn parse(blob: &[u8]) -> Result<Tree, FdtError> {
+            fn node<'a>(f: &Fdt<'a>, n: Node<'a>) -> N {
+                N {
+                    name: n.name.into(),
+                    props: f
+                        .props(n)
+                        .map(|p| (p.name.into(), p.value.to_vec()))
+                        .collect(),
+                    kids: f.children(n).map(|k| node(f, k)).collect(),
                 }
             }
-            for k in &n.kids {
-                emit(k, st, strings);
-            }
-            st.extend(2u32.to_be_bytes());
+            let f = Fdt::new(blob)?;
+            Ok(Tree {
+                root: node(&f, f.root()),
+                memreserve: f.reservations().collect::<Result<_, _>>()?,
+            })
         }
+
+        /// The node at an absolute path (components as in [`N::kid_mut`]).
+        pub fn node_mut(&mut self, path: &str) -> Option<&mut N> {
+            let mut n = &mut self.root;
+            for comp in path.split('/').filter(|c| !c.is_empty()) {
+                n = n.kid_mut(comp)?;
+            }
+            Some(n)
+        }
+
+        /// Removes the node at `path` (an exact name removes that node, a
+        /// name without `@` every node it prefixes); whether any was.
+        pub fn remove_node(&mut self, path: &str) -> bool {
+            let Some((parent, name)) = path.rsplit_once('/') else {
+                return false;
+            };
+            let Some(p) = self.node_mut(parent) else {
+                return false;
+            };
+            let before = p.kids.len();
+            let exact = p.kids.iter().any(|k| k.name == name);
+            p.kids.retain(|k| {
+                if exact {
+                    k.name != name
+                } else {
+                    k.name.split('@').next() != Some(name)
+                }
+            });
+            p.kids.len() < before
+        }
+
+        /// A version 17 blob: header, `/memreserve/`, structure, strings.
+        pub fn to_bytes(&self) -> Vec<u8> {
+            dtb(&self.root, &self.memreserve)
+        }
+    }
+
+    fn align4(v: &mut Vec<u8>) {
+        while !v.len().is_multiple_of(4) {
+            v.push(0);
+        }
+    }
+
+    fn emit(n: &N, st: &mut Vec<u8>, strings: &mut Vec<u8>) {
+        st.extend(FDT_BEGIN_NODE.to_be_bytes());
+        st.extend(n.name.as_bytes());
+        st.push(0);
+        align4(st);
+        for (k, v) in &n.props {
+            let off = strings.len() as u32;
+            strings.extend(k.as_bytes());
+            strings.push(0);
+            st.extend(FDT_PROP.to_be_bytes());
+            st.extend((v.len() as u32).to_be_bytes());
+            st.extend(off.to_be_bytes());
+            st.extend(v);
+            align4(st);
+        }
+        for k in &n.kids {
+            emit(k, st, strings);
+        }
+        st.extend(FDT_END_NODE.to_be_bytes());
+    }
+
+    /// Serializes `root` with the given `/memreserve/` entries as a
+    /// version 17 blob (header, reservations, structure, strings).
+    pub fn dtb(root: &N, rsv: &[(u64, u64)]) -> Vec<u8> {
+        let (mut st, mut strings) = (Vec::new(), Vec::new());
         emit(root, &mut st, &mut strings);
-        st.extend(9u32.to_be_bytes());
-        let rsv_off = 40usize;
+        st.extend(FDT_END.to_be_bytes());
         let mut rsvb = Vec::new();
         for (a, s) in rsv.iter().chain([(0, 0)].iter()) {
             rsvb.extend(a.to_be_bytes());
             rsvb.extend(s.to_be_bytes());
         }
+        let rsv_off = HEADER_LEN;
         let st_off = rsv_off + rsvb.len();
         let str_off = st_off + st.len();
         let total = str_off + strings.len();
-        let mut out = Vec::with_capacity(total);
-        for v in [
-            super::FDT_MAGIC,
-            total as u32,
-            st_off as u32,
-            str_off as u32,
-            rsv_off as u32,
-            17,
-            16,
-            0,
-            strings.len() as u32,
-            st.len() as u32,
+        let mut out = alloc::vec![0u8; HEADER_LEN];
+        for (field, v) in [
+            (header::MAGIC, FDT_MAGIC),
+            (header::TOTALSIZE, total as u32),
+            (header::OFF_DT_STRUCT, st_off as u32),
+            (header::OFF_DT_STRINGS, str_off as u32),
+            (header::OFF_MEM_RSVMAP, rsv_off as u32),
+            (header::VERSION, 17),
+            (header::LAST_COMP_VERSION, 16),
+            (header::BOOT_CPUID_PHYS, 0),
+            (header::SIZE_DT_STRINGS, strings.len() as u32),
+            (header::SIZE_DT_STRUCT, st.len() as u32),
         ] {
-            out.extend(v.to_be_bytes());
+            out[field..field + 4].copy_from_slice(&v.to_be_bytes());
         }
         out.extend(rsvb);
         out.extend(st);
@@ -654,6 +791,31 @@ mod tests {
         );
         let mut b2 = b.clone();
         assert!(shrink_string_property(&mut b2, off, "too long for it").is_err());
+    }
+
+    #[test]
+    fn tree_round_trips_and_edits() {
+        use super::build::Tree;
+        let b = sample();
+        let mut t = Tree::parse(&b).unwrap();
+        assert_eq!(Tree::parse(&t.to_bytes()).unwrap(), t, "write then parse");
+        assert_eq!(t.memreserve, [(0x4800_0000, 0x1000)]);
+        t.node_mut("/chosen")
+            .unwrap()
+            .set("bootargs", &b"mode=bench\0"[..]);
+        t.node_mut("/memory").unwrap().remove("device_type");
+        assert!(t.remove_node("/soc/uart"));
+        assert!(!t.remove_node("/soc/uart"));
+        let b2 = t.to_bytes();
+        let f = Fdt::new(&b2).unwrap();
+        let chosen = f.find("/chosen").unwrap();
+        assert_eq!(
+            f.prop(chosen, "bootargs").unwrap().as_str(),
+            Some("mode=bench")
+        );
+        assert!(f.prop(f.find("/memory").unwrap(), "device_type").is_none());
+        assert!(f.find_path("/soc/uart@9000000").is_none());
+        assert!(Tree::parse(&b[..20]).is_err());
     }
 
     #[test]

@@ -8,8 +8,9 @@ use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{self, NonNull};
 
 use linked_list_allocator::Heap;
+use mmu_reloc::region::Region;
 
-use crate::board::BootCpuCell;
+use crate::arch::BootCpuCell;
 
 struct StageHeap(BootCpuCell<Heap>);
 
@@ -17,11 +18,11 @@ struct StageHeap(BootCpuCell<Heap>);
 static HEAP: StageHeap = StageHeap(BootCpuCell::new(Heap::empty()));
 
 /// Hands the allocator `[start, end)`; call once before any allocation.
-pub fn init(start: u64, end: u64) {
+pub fn init(area: Region) {
     // SAFETY: the linker reserves this area for the heap alone, it is
     // called once, and nothing was allocated before.
     HEAP.0
-        .with(|h| unsafe { h.init(start as *mut u8, (end - start) as usize) });
+        .with(|h| unsafe { h.init(area.start as *mut u8, area.len() as usize) });
 }
 
 // SAFETY: delegates to linked_list_allocator's Heap, which hands out

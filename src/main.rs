@@ -1,7 +1,13 @@
-//! mmu-reloc, the bare-metal stage: thin glue between the entry assembly,
-//! the machine (`arch`, `board`) and the library's logic (`mmu_reloc`).
+//! mmu-reloc, the bare-metal stage. Dependencies point down:
+//! `main` -> `stage` (the flow, the one exit path) -> {`bench`, `handoff`}
+//! -> `workload` (a relocation on this machine) -> {`arch`, `board`} ->
+//! the library (`mmu_reloc`). A lower module returns a
+//! `mmu_reloc::exit::Error` or reports through a handler the stage
+//! registers; it never calls up.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 #[cfg(target_os = "none")]
 extern crate alloc;
@@ -13,9 +19,13 @@ mod bench;
 #[cfg(target_os = "none")]
 mod board;
 #[cfg(target_os = "none")]
+mod handoff;
+#[cfg(target_os = "none")]
 mod heap;
 #[cfg(target_os = "none")]
 mod stage;
+#[cfg(target_os = "none")]
+mod workload;
 
 /// Called by `asm/entry.S` with the DTB pointer the loader passed in x0 and
 /// the address the image was loaded at.
@@ -28,14 +38,34 @@ extern "C" fn rust_entry(dtb: u64, load: u64) -> ! {
 #[cfg(target_os = "none")]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    stage::fail(stage::EXIT_PANIC, format_args!("panic: {info}"))
+    stage::on_panic(info)
 }
 
-/// On the host this binary only says what it is.
+/// On the host (the default build target, so that a plain `cargo test`
+/// runs the host tests), `cargo run [--release] [-- QEMU-ARGS]` lands here:
+/// build the stage for aarch64-unknown-none with the same profile and boot
+/// it with the target's runner (qemu/run.sh), passing the arguments on.
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!(
-        "mmu-reloc is a bare-metal aarch64 image: `cargo run --release` builds it and boots it in QEMU"
-    );
-    std::process::exit(2);
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.args([
+        "run",
+        "--manifest-path",
+        manifest,
+        "--target",
+        "aarch64-unknown-none",
+    ]);
+    if !cfg!(debug_assertions) {
+        cmd.arg("--release");
+    }
+    cmd.arg("--").args(std::env::args_os().skip(1));
+    match cmd.status() {
+        Ok(status) => std::process::exit(status.code().unwrap_or(1)),
+        Err(e) => {
+            eprintln!("mmu-reloc: cannot run cargo to build and boot the stage: {e}");
+            std::process::exit(2);
+        }
+    }
 }

@@ -471,11 +471,11 @@ mod tests {
                 N::new("reserved-memory")
                     .u32("#address-cells", 2)
                     .u32("#size-cells", 2)
-                    .prop("ranges", &[])
+                    .with_prop("ranges", &[])
                     .kid(
                         N::new("fw@50000000")
                             .reg64(&[(0x5000_0000, 0x10_0000)])
-                            .prop("no-map", &[]),
+                            .with_prop("no-map", &[]),
                     )
                     .kid(N::new("cma").cells("size", &[0, 0x100_0000])),
             );

@@ -165,9 +165,40 @@ pub fn total_len(regions: &[Region]) -> u64 {
     regions.iter().map(Region::len).sum()
 }
 
+/// A byte count in the largest binary unit that divides it: 4096 is
+/// `4K`, 2 MiB `2M`, 1 GiB `1G`; anything else is printed in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SizeName(pub u64);
+
+impl fmt::Display for SizeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [(u32, &str); 4] = [(40, "T"), (30, "G"), (20, "M"), (10, "K")];
+        let bytes = self.0;
+        for (shift, unit) in UNITS {
+            if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
+                return write!(f, "{}{unit}", bytes >> shift);
+            }
+        }
+        write!(f, "{bytes}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn size_names() {
+        let name = |b| alloc::format!("{}", SizeName(b));
+        assert_eq!(name(SZ_4K), "4K");
+        assert_eq!(name(SZ_2M), "2M");
+        assert_eq!(name(SZ_1G), "1G");
+        assert_eq!(name(3 * SZ_1G), "3G");
+        assert_eq!(name(1 << 40), "1T");
+        assert_eq!(name(SZ_2M + SZ_4K), "2052K");
+        assert_eq!(name(100), "100");
+        assert_eq!(name(0), "0");
+    }
     use proptest::prelude::*;
 
     #[test]

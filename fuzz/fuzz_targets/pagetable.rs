@@ -21,6 +21,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+use mmu_reloc::mmu::oracle::Oracle;
 use mmu_reloc::mmu::{
     self, Expected, Granule, Machine, Mapping, MemKind, MmuError, Plan, Policy, Regime,
     for_each_leaf, leaf_sizes, probes, walk, walk_detailed,
@@ -102,39 +103,6 @@ struct Input {
     free_extra: Vec<ARegion>,
     forbidden: Vec<ARegion>,
     seed: u64,
-}
-
-/// (VA range, pa - va, kind) from the raw inputs, as the API documents
-/// the rounding: identity RAM merged then shrunk, devices merged then
-/// grown, every other mapping as given.
-type Oracle = Vec<(Region, u64, MemKind)>;
-
-fn lookup(oracle: &Oracle, va: u64) -> Option<Expected> {
-    let mut hits = oracle.iter().filter(|(r, _, _)| r.contains(va));
-    let &(_, d, kind) = hits.next()?;
-    // The builder accepted the input, so overlapping mappings agree.
-    for &(_, d2, k2) in hits {
-        assert_eq!(
-            (d, kind),
-            (d2, k2),
-            "accepted a disagreeing overlap at {va:#x}"
-        );
-    }
-    Some(Expected {
-        pa: va.wrapping_add(d),
-        kind,
-    })
-}
-
-fn round(m: &Mapping, g: u64) -> Option<Region> {
-    let r = m.virt()?;
-    if m.va != m.pa {
-        return Some(r);
-    }
-    match m.kind {
-        MemKind::Normal => r.shrink_to(g),
-        MemKind::Device => r.grow_to(g),
-    }
 }
 
 fuzz_target!(|input: Input| {
@@ -269,26 +237,21 @@ fuzz_target!(|input: Input| {
     }
 
     // ---------------------------------------------------- translations
-    let mut oracle: Oracle = Vec::new();
-    for m in &maps {
-        if m.len == 0 {
-            continue;
-        }
-        if let Some(r) = round(m, g).filter(|r| !r.is_empty()) {
-            oracle.push((r, m.pa.wrapping_sub(m.va), m.kind));
-        }
-    }
+    // From the raw inputs, rounded as the API documents: identity RAM
+    // shrunk, devices grown, every other mapping as given.
+    let oracle = Oracle::from_mappings(&maps, g);
     let mut vas: Vec<u64> = Vec::new();
     for p in probes(&map, input.seed, 32) {
         assert_eq!(
             p.expect,
-            lookup(&oracle, p.va),
+            oracle.lookup(p.va),
             "probe expectation at {:#x}",
             p.va
         );
         vas.push(p.va);
     }
-    for (r, _, _) in &oracle {
+    for s in oracle.stretches() {
+        let r = s.va;
         vas.extend([r.start.wrapping_sub(1), r.start, r.end - 1, r.end]);
     }
     for r in ram.iter().chain(&devices) {
@@ -296,7 +259,7 @@ fuzz_target!(|input: Input| {
     }
     for &va in &vas {
         let want = if va >> map.va_bits == 0 {
-            lookup(&oracle, va)
+            oracle.lookup(va)
         } else {
             None
         };
@@ -329,8 +292,9 @@ fuzz_target!(|input: Input| {
             "{l:?}"
         );
         for va in [l.va, l.va + l.size / 2, l.va + l.size - 1] {
-            let want =
-                lookup(&oracle, va).unwrap_or_else(|| panic!("leaf {l:?} maps hole {va:#x}"));
+            let want = oracle
+                .lookup(va)
+                .unwrap_or_else(|| panic!("leaf {l:?} maps hole {va:#x}"));
             assert_eq!(
                 want,
                 Expected {
@@ -342,7 +306,7 @@ fuzz_target!(|input: Input| {
         }
         leaf_bytes += l.size;
     }
-    let mut union: Vec<Region> = oracle.iter().map(|(r, _, _)| *r).collect();
+    let mut union: Vec<Region> = oracle.stretches().iter().map(|s| s.va).collect();
     normalize(&mut union);
     assert_eq!(leaf_bytes, union.iter().map(Region::len).sum::<u64>());
     for c in &map.leaf_counts {

@@ -1,28 +1,60 @@
-//! The measured copy loops of `asm/copy.S`, and which one is running (for
-//! the exception report). The loops take physical destinations and work
-//! with the MMU on (identity or contiguous map) or off.
+//! The measured copy loops of `asm/copy.S` and the hand-off routines of
+//! `asm/handoff.S` (both built on the walkers of `asm/macros.S`), and which
+//! loop is running (for the exception report). The loops take physical
+//! destinations and work with the MMU on (identity or contiguous map) or
+//! off.
 
 use core::arch::global_asm;
+use core::mem::{offset_of, size_of};
 
 use mmu_reloc::bootargs::{CopyKernel, Strategy};
 use mmu_reloc::relocate::{
     CopyRun, IND_DESTINATION_BIT, IND_DONE_BIT, IND_INDIRECTION_BIT, IND_SOURCE_BIT, PAGE_BYTES,
 };
 
-use crate::board::BootCpuCell;
+use mmu_reloc::exit::ExitStatus;
 
-global_asm!(
-    concat!(include_str!("../../asm/copy.S"), include_str!("../../asm/handoff.S")),
+use super::BootCpuCell;
+
+/// One contiguous-strategy run as `CONTIG_WALK` (asm/macros.S) reads it:
+/// `ldr` of `len` at RUN_LEN, then one `ldp` of the first two fields
+/// (`src_va`, `dest_pa`) advancing by RUN_SIZE.
+const RUN_LEN: usize = offset_of!(CopyRun, len);
+const RUN_SIZE: usize = size_of::<CopyRun>();
+const _: () = assert!(
+    offset_of!(CopyRun, src_va) == 0 && offset_of!(CopyRun, dest_pa) == 8 && RUN_SIZE == 24
+);
+
+/// Assembles `file` after asm/cache.S and asm/macros.S, with the constants
+/// the walkers read, plus `extra` operands.
+macro_rules! walker_asm {
+    ($file:literal $(, $name:ident = const $value:expr)* $(,)?) => {
+        global_asm!(
+            concat!(
+                include_str!("../../asm/cache.S"),
+                include_str!("../../asm/macros.S"),
+                include_str!($file)
+            ),
+            PAGE_SIZE = const PAGE_BYTES,
+            PAGE_MASK = const !(PAGE_BYTES as u64 - 1),
+            IND_DESTINATION_BIT = const IND_DESTINATION_BIT,
+            IND_INDIRECTION_BIT = const IND_INDIRECTION_BIT,
+            IND_DONE_BIT = const IND_DONE_BIT,
+            IND_SOURCE_BIT = const IND_SOURCE_BIT,
+            RUN_LEN = const RUN_LEN,
+            RUN_SIZE = const RUN_SIZE,
+            $($name = const $value,)*
+        );
+    };
+}
+
+walker_asm!("../../asm/copy.S");
+walker_asm!(
+    "../../asm/handoff.S",
     SCTLR_MCI = const super::mmu::SCTLR_MCI,
     SYS_EXIT = const super::semihosting::SYS_EXIT,
     ADP_STOPPED_APPLICATION_EXIT = const super::semihosting::ADP_STOPPED_APPLICATION_EXIT,
-    EXIT_EXCEPTION = const crate::stage::EXIT_EXCEPTION,
-    PAGE_SIZE = const PAGE_BYTES,
-    PAGE_MASK = const !(PAGE_BYTES as u64 - 1),
-    IND_DESTINATION_BIT = const IND_DESTINATION_BIT,
-    IND_INDIRECTION_BIT = const IND_INDIRECTION_BIT,
-    IND_DONE_BIT = const IND_DONE_BIT,
-    IND_SOURCE_BIT = const IND_SOURCE_BIT,
+    EXIT_EXCEPTION = const ExitStatus::Exception.code(),
 );
 
 unsafe extern "C" {
@@ -103,7 +135,14 @@ pub unsafe fn handoff(code: u64, input: Input<'_>, line: u64, dtb: u64, entry: u
 }
 
 /// The loop currently running, for `rust_exception`.
-pub static RUNNING: BootCpuCell<Option<(Strategy, CopyKernel)>> = BootCpuCell::new(None);
+pub static RUNNING: BootCpuCell<Option<Running>> = BootCpuCell::new(None);
+
+/// Which measured loop is running.
+#[derive(Clone, Copy)]
+pub struct Running {
+    pub strategy: Strategy,
+    pub kernel: CopyKernel,
+}
 
 /// What a copy loop works on.
 pub enum Input<'a> {
@@ -121,7 +160,7 @@ pub enum Input<'a> {
 /// addresses given, under the current translation (or none), and nothing
 /// the stage still needs may lie in a destination.
 pub unsafe fn run(strategy: Strategy, kernel: CopyKernel, input: Input<'_>, line: u64) -> u64 {
-    RUNNING.set(Some((strategy, kernel)));
+    RUNNING.set(Some(Running { strategy, kernel }));
     use CopyKernel::{CopyPage, LdpQ};
     // SAFETY: the caller guarantees the list/runs describe valid memory.
     let pages = unsafe {

@@ -14,13 +14,24 @@ use aarch64_cpu::registers::*;
 use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 
 use mmu_reloc::cpu::Granule;
-use mmu_reloc::mmu::{BuiltMap, MAIR_VALUE};
+use mmu_reloc::cpu::{AtTranslation, decode_par};
+use mmu_reloc::mmu::{BuiltMap, MAIR_VALUE, Regime};
 use mmu_reloc::region::Region;
 
-/// SCTLR_ELx M (bit 0), C (bit 2) and I (bit 12).
-pub const SCTLR_MCI: u64 = (1 << 0) | (1 << 2) | (1 << 12);
+use super::sysreg::{CTR_EL0, ctr_el0};
 
-global_asm!(include_str!("../../asm/mmu.S"), SCTLR_MCI = const SCTLR_MCI);
+/// SCTLR_ELx M, C and I (the same bits at EL1 and EL2), for the
+/// assembly that turns them off.
+pub const SCTLR_MCI: u64 =
+    SCTLR_EL1::M::SET.value | SCTLR_EL1::C::SET.value | SCTLR_EL1::I::SET.value;
+const _: () = assert!(
+    SCTLR_MCI == SCTLR_EL2::M::SET.value | SCTLR_EL2::C::SET.value | SCTLR_EL2::I::SET.value
+);
+
+global_asm!(
+    concat!(include_str!("../../asm/cache.S"), include_str!("../../asm/mmu.S")),
+    SCTLR_MCI = const SCTLR_MCI
+);
 
 unsafe extern "C" {
     fn mmu_off_el1(ranges: *const [u64; 2], n: usize, line: u64);
@@ -29,10 +40,7 @@ unsafe extern "C" {
 
 /// Smallest D-cache line in bytes (CTR_EL0.DminLine is log2 of words).
 pub fn dcache_line() -> u64 {
-    let ctr: u64;
-    // SAFETY: reading CTR_EL0 has no side effects.
-    unsafe { asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack)) };
-    4 << ((ctr >> 16) & 0xf)
+    4 << ctr_el0().read(CTR_EL0::DminLine)
 }
 
 fn for_each_line(r: Region, line: u64, mut f: impl FnMut(u64)) {
@@ -68,19 +76,16 @@ pub fn sync_icache(r: Region) {
     barrier::isb(barrier::SY);
 }
 
-/// Smallest I-cache line in bytes (CTR_EL0.IminLine).
+/// Smallest I-cache line in bytes (CTR_EL0.IminLine is log2 of words).
 pub fn icache_line() -> u64 {
-    let ctr: u64;
-    // SAFETY: reading CTR_EL0 has no side effects.
-    unsafe { asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack)) };
-    4 << (ctr & 0xf)
+    4 << ctr_el0().read(CTR_EL0::IminLine)
 }
 
-/// Whether the MMU is on at the current EL.
-pub fn enabled(el: u8) -> bool {
-    match el {
-        1 => SCTLR_EL1.is_set(SCTLR_EL1::M),
-        _ => SCTLR_EL2.is_set(SCTLR_EL2::M),
+/// Whether the MMU is on in `regime`.
+pub fn enabled(regime: Regime) -> bool {
+    match regime {
+        Regime::El1 => SCTLR_EL1.is_set(SCTLR_EL1::M),
+        Regime::El2 => SCTLR_EL2.is_set(SCTLR_EL2::M),
     }
 }
 
@@ -130,7 +135,7 @@ fn tcr_el2(map: &BuiltMap) -> u64 {
 /// The MMU must be off. `map` must map, with Normal memory, everything the
 /// stage touches from now on (its image, stack, heap, the DTB, the
 /// console), identity for the stage itself so execution continues.
-pub unsafe fn enable(el: u8, map: &BuiltMap, written: &[Region]) {
+pub unsafe fn enable(regime: Regime, map: &BuiltMap, written: &[Region]) {
     let line = dcache_line();
     for r in written {
         // SAFETY: with the caches off nothing is dirty, so invalidating
@@ -140,8 +145,8 @@ pub unsafe fn enable(el: u8, map: &BuiltMap, written: &[Region]) {
         });
     }
     barrier::dsb(barrier::SY);
-    match el {
-        1 => {
+    match regime {
+        Regime::El1 => {
             MAIR_EL1.set(MAIR_VALUE);
             TCR_EL1.set(tcr_el1(map));
             TTBR0_EL1.set(map.root);
@@ -160,7 +165,7 @@ pub unsafe fn enable(el: u8, map: &BuiltMap, written: &[Region]) {
             SCTLR_EL1
                 .modify(SCTLR_EL1::M::Enable + SCTLR_EL1::C::Cacheable + SCTLR_EL1::I::Cacheable);
         }
-        _ => {
+        Regime::El2 => {
             MAIR_EL2.set(MAIR_VALUE);
             TCR_EL2.set(tcr_el2(map));
             TTBR0_EL2.set(map.root);
@@ -189,33 +194,28 @@ pub unsafe fn enable(el: u8, map: &BuiltMap, written: &[Region]) {
 /// `keep` must cover every range written with the caches on that is read
 /// later (at least the stage image, heap and stack). Execution continues
 /// at the same addresses, so the stage must be identity mapped.
-pub unsafe fn disable(el: u8, keep: &[Region]) {
+pub unsafe fn disable(regime: Regime, keep: &[Region]) {
     let pairs: alloc::vec::Vec<[u64; 2]> = keep.iter().map(|r| [r.start, r.end]).collect();
     // SAFETY: the asm reads only `pairs`, cleans each range and clears
     // SCTLR M/C/I without a store in between (see asm/mmu.S).
     unsafe {
-        match el {
-            1 => mmu_off_el1(pairs.as_ptr(), pairs.len(), dcache_line()),
-            _ => mmu_off_el2(pairs.as_ptr(), pairs.len(), dcache_line()),
+        match regime {
+            Regime::El1 => mmu_off_el1(pairs.as_ptr(), pairs.len(), dcache_line()),
+            Regime::El2 => mmu_off_el2(pairs.as_ptr(), pairs.len(), dcache_line()),
         }
     }
 }
 
 /// What `AT S1ExR` says about `va`: the PA and the MAIR attribute byte, or
 /// the fault status code.
-pub fn translate(el: u8, va: u64) -> Result<(u64, u8), u8> {
+pub fn translate(regime: Regime, va: u64) -> Result<AtTranslation, u8> {
     // SAFETY: AT only writes PAR_EL1; it never faults for a stage 1 read.
     unsafe {
-        match el {
-            1 => asm!("at s1e1r, {}", in(reg) va, options(nostack)),
-            _ => asm!("at s1e2r, {}", in(reg) va, options(nostack)),
+        match regime {
+            Regime::El1 => asm!("at s1e1r, {}", in(reg) va, options(nostack)),
+            Regime::El2 => asm!("at s1e2r, {}", in(reg) va, options(nostack)),
         }
     }
     barrier::isb(barrier::SY);
-    let par = PAR_EL1.get();
-    if par & 1 != 0 {
-        return Err(((par >> 1) & 0x3f) as u8);
-    }
-    let pa = (par & 0x000f_ffff_ffff_f000) | (va & 0xfff);
-    Ok((pa, (par >> 56) as u8))
+    decode_par(PAR_EL1.get(), va)
 }

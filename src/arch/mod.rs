@@ -1,22 +1,33 @@
 //! Everything that touches the aarch64 machine directly: the entry and
-//! vector assembly, system registers, semihosting, PSCI, timing. Logic that
-//! only interprets numbers lives in the library (`mmu_reloc::cpu`).
+//! vector assembly, system registers, MMU and cache maintenance, the copy
+//! loops, semihosting, timing. Logic that only interprets numbers lives in
+//! the library (`mmu_reloc::cpu`). Depends on the library only: faults go
+//! to a handler the stage registers (`exception::set_handler`).
 
+pub mod cell;
 pub mod copy;
 pub mod exception;
 pub mod mem;
 pub mod mmu;
+pub mod pmu;
 pub mod semihosting;
+pub mod sysreg;
+
+pub use cell::BootCpuCell;
 
 use core::arch::global_asm;
 
 use aarch64_cpu::registers::*;
+use mmu_reloc::cpu::CpuInfo;
+use mmu_reloc::exit::ExitStatus;
+use mmu_reloc::mmu::Regime;
+use mmu_reloc::region::Region;
 use tock_registers::interfaces::{Readable, Writeable};
 
 /// Image header flags: bit 0 little-endian (0), bits 1-2 page size 4K (1),
 /// bit 3 "may be placed anywhere in RAM" (1).
 const HEADER_FLAGS: u64 = (1 << 1) | (1 << 3);
-const CPACR_FPEN: u64 = 0b11 << 20;
+const CPACR_FPEN: u64 = CPACR_EL1::FPEN::TrapNothing.value;
 /// CPTR_EL2 with HCR_EL2.E2H = 0: bits 13, 12, 9 and 7:0 are RES1; TFP
 /// (bit 10) stays 0.
 const CPTR_EL2_RES1: u64 = 0x33ff;
@@ -48,7 +59,7 @@ global_asm!(
     SYS_WRITE0 = const semihosting::SYS_WRITE0,
     SYS_EXIT = const semihosting::SYS_EXIT,
     ADP_STOPPED_APPLICATION_EXIT = const semihosting::ADP_STOPPED_APPLICATION_EXIT,
-    EXIT_INPUT = const crate::stage::EXIT_INPUT,
+    EXIT_INPUT = const ExitStatus::Input.code(),
 );
 
 /// The exception level the stage runs at (it never changes EL).
@@ -56,24 +67,34 @@ pub fn current_el() -> u8 {
     CurrentEL.read(CurrentEL::EL) as u8
 }
 
+/// The translation regime the stage runs in: EL1&0 at EL1, EL2 (E2H = 0)
+/// at EL2 (asm/entry.S stops at EL3 before any Rust runs).
+pub fn current_regime() -> Regime {
+    if current_el() == 1 {
+        Regime::El1
+    } else {
+        Regime::El2
+    }
+}
+
 /// At EL2, whether HCR_EL2.E2H is set (VHE): the stage programs the EL2
 /// regime as E2H = 0 and refuses otherwise.
 pub fn el2_host_mode() -> bool {
-    current_el() == 2 && HCR_EL2.is_set(HCR_EL2::E2H)
+    current_regime() == Regime::El2 && HCR_EL2.is_set(HCR_EL2::E2H)
 }
 
 /// Points the current EL's vector table at `addr` (2 KiB aligned).
 pub fn set_vbar(addr: u64) {
-    match current_el() {
-        1 => VBAR_EL1.set(addr),
-        _ => VBAR_EL2.set(addr),
+    match current_regime() {
+        Regime::El1 => VBAR_EL1.set(addr),
+        Regime::El2 => VBAR_EL2.set(addr),
     }
     aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
 }
 
-/// MIDR_EL1 and ID_AA64MMFR0_EL1, for `mmu_reloc::cpu::CpuInfo::decode`.
-pub fn cpu_id_registers() -> (u64, u64) {
-    (MIDR_EL1.get(), ID_AA64MMFR0_EL1.get())
+/// The CPU's identification, decoded from MIDR_EL1 and ID_AA64MMFR0_EL1.
+pub fn cpu_info() -> CpuInfo {
+    CpuInfo::decode(MIDR_EL1.get(), ID_AA64MMFR0_EL1.get())
 }
 
 /// The generic timer: (count, frequency in Hz).
@@ -100,21 +121,21 @@ pub fn halt() -> ! {
 }
 
 /// Bounds of the stage in memory, from the linker script.
-pub fn stage_bounds() -> (u64, u64) {
+pub fn stage_bounds() -> Region {
     unsafe extern "C" {
         static _head: u8;
         static _end: u8;
     }
     // Only the addresses of the linker-defined symbols are taken.
-    (&raw const _head as u64, &raw const _end as u64)
+    Region::new(&raw const _head as u64, &raw const _end as u64)
 }
 
 /// The heap area reserved by the linker script.
-pub fn heap_bounds() -> (u64, u64) {
+pub fn heap_bounds() -> Region {
     unsafe extern "C" {
         static __heap_start: u8;
         static __heap_end: u8;
     }
     // Only the addresses of the linker-defined symbols are taken.
-    (&raw const __heap_start as u64, &raw const __heap_end as u64)
+    Region::new(&raw const __heap_start as u64, &raw const __heap_end as u64)
 }

@@ -1,105 +1,28 @@
-//! Timing, PMU and the benchmark driver in one place: every measured copy
-//! goes through [`measure`], every figure is reported as a `result` record
-//! and summarized in one human table from the same samples.
-
-pub mod pmu;
+//! `mode=bench`, the benchmark driver: every configuration runs as a
+//! workload (measured by `workload::measure`), every figure is reported as
+//! a `result` record and summarized in one human table and the `summary`
+//! records from the same samples.
 
 use alloc::vec::Vec;
 
-use mmu_reloc::bootargs::{CopyKernel, OnOff, Strategy};
-use mmu_reloc::cpu::Granule;
+use alloc::string::String;
+
+use mmu_reloc::bootargs::{SegArg, Strategy};
+use mmu_reloc::exit::Error;
+use mmu_reloc::matrix::{self, Config};
 use mmu_reloc::record::Record;
-use mmu_reloc::region::{self, Region, SZ_4K};
+use mmu_reloc::region::{self, Region, SZ_4K, SizeName};
 use mmu_reloc::relocate::{self, Environment, Segment, SegmentSource};
 use mmu_reloc::stats;
 
-use crate::arch;
 use crate::board::console::Console;
 use crate::println;
-use crate::stage::relocation::{self, Config};
-use crate::stage::{EXIT_INPUT, World, fail};
-
-/// One measurement: wall time from the generic timer, cycles and
-/// instructions from the PMU (`None` when it cannot count them).
-#[derive(Clone, Copy, Debug)]
-pub struct Sample {
-    pub ns: u64,
-    pub cycles: Option<u64>,
-    pub insns: Option<u64>,
-}
-
-/// Runs `f` between two timer reads and PMU snapshots.
-pub fn measure<R>(f: impl FnOnce() -> R) -> (R, Sample) {
-    pmu::start();
-    let c0 = pmu::read();
-    let t0 = arch::counter();
-    let r = f();
-    let t1 = arch::counter();
-    let c1 = pmu::read();
-    let present = pmu::present();
-    let insns = c1.insns.wrapping_sub(c0.insns);
-    (
-        r,
-        Sample {
-            ns: arch::ticks_to_ns(t1 - t0),
-            cycles: present.then(|| c1.cycles.wrapping_sub(c0.cycles)),
-            // INST_RETIRED reads 0 when it is not counted (QEMU without
-            // -icount shift=N): unknown, not zero.
-            insns: (present && insns != 0).then_some(insns),
-        },
-    )
-}
-
-/// The configurations a benchmark runs, from bootargs: with `leaves=`, the
-/// ind-list MMU-on runs go once per largest-leaf policy instead.
-fn configs(w: &World<'_>) -> Vec<Config> {
-    let strategies: &[Strategy] = match w.args.strategy {
-        Some(Strategy::IndList) => &[Strategy::IndList],
-        Some(Strategy::Contiguous) => &[Strategy::Contiguous],
-        Some(Strategy::Legacy) => &[Strategy::Legacy],
-        None => &[Strategy::IndList, Strategy::Contiguous, Strategy::Legacy],
-    };
-    let kernels: &[CopyKernel] = match w.args.copy {
-        Some(CopyKernel::CopyPage) => &[CopyKernel::CopyPage],
-        Some(CopyKernel::LdpQ) => &[CopyKernel::LdpQ],
-        None => &CopyKernel::ALL,
-    };
-    let mmu: &[bool] = match w.args.mmu {
-        OnOff::On => &[true],
-        OnOff::Off => &[false],
-        OnOff::Both => &[true, false],
-    };
-    let sweeps: Vec<Option<usize>> = if w.args.leaves.is_empty() {
-        alloc::vec![None]
-    } else {
-        (0..w.args.leaves.len()).map(Some).collect()
-    };
-    let mut out = Vec::new();
-    for &mmu in mmu {
-        for &strategy in strategies {
-            if strategy == Strategy::Legacy && mmu {
-                continue; // Linux only ever ran it with the MMU off
-            }
-            for &kernel in kernels {
-                let swept = strategy == Strategy::IndList && mmu;
-                for &sweep in if swept { &sweeps[..] } else { &[None][..] } {
-                    out.push(Config {
-                        strategy,
-                        kernel,
-                        mmu,
-                        sweep,
-                    });
-                }
-            }
-        }
-    }
-    out
-}
+use crate::workload::{self, MapShape, World};
 
 /// `mode=bench`: a synthetic payload relocated by every configuration,
 /// trials interleaved (each trial runs every configuration once, so drift
 /// in the host hits all of them alike).
-pub fn run(w: &World<'_>) -> ! {
+pub fn run(w: &World<'_>) -> Result<(), Error> {
     let env = Environment {
         ram: w.platform.ram.clone(),
         reserved: w.platform.reserved.clone(),
@@ -110,17 +33,17 @@ pub fn run(w: &World<'_>) -> ! {
     let usable = env.usable_ram();
     let base = usable.first().map_or(0, |r| r.start);
     let segments = if w.args.segs.is_empty() {
-        placed_segments(w, &usable, base)
+        placed_segments(w, &usable, base)?
     } else {
-        explicit_segments(w)
+        explicit_segments(w)?
     };
-    let configs = configs(w);
+    let configs = matrix::configs(&w.args);
     let want_contig = configs
         .iter()
         .any(|c| c.strategy == Strategy::Contiguous && c.mmu);
-    let mut wl = relocation::prepare(w, &segments, want_contig, relocation::Purpose::Bench, 0);
+    let mut wl = workload::prepare(w, &segments, want_contig, workload::Purpose::Bench, 0)?;
     if w.args.inject_copy_fault {
-        relocation::inject_copy_fault(w, &mut wl);
+        workload::inject_copy_fault(w, &mut wl);
     }
     println!(
         "bench: {} MiB in {} segments, {} source pages scattered, {} list pages; {} configurations x {} trials",
@@ -132,19 +55,19 @@ pub fn run(w: &World<'_>) -> ! {
         w.args.trials
     );
 
-    let mut samples: Vec<Vec<relocation::Outcome>> = configs.iter().map(|_| Vec::new()).collect();
+    let mut samples: Vec<Vec<workload::Outcome>> = configs.iter().map(|_| Vec::new()).collect();
     for trial in 0..w.args.trials {
         for (i, &c) in configs.iter().enumerate() {
-            let o = relocation::run(w, &wl, c);
-            relocation::record(&o, &wl, segments.len(), trial);
+            let o = workload::run(w, &wl, c)?;
+            workload::record(&o, &wl, segments.len(), trial);
             samples[i].push(o);
         }
     }
     summary(&configs, &samples, wl.bytes);
-    crate::stage::exit(crate::stage::EXIT_OK)
+    Ok(())
 }
 /// `size=` in `segments=`, placed from the bottom of usable RAM up.
-fn placed_segments(w: &World<'_>, usable: &[Region], base: u64) -> Vec<Segment> {
+fn placed_segments(w: &World<'_>, usable: &[Region], base: u64) -> Result<Vec<Segment>, Error> {
     relocate::synthetic_layout(
         usable,
         base,
@@ -153,43 +76,37 @@ fn placed_segments(w: &World<'_>, usable: &[Region], base: u64) -> Vec<Segment> 
         2 << 20,
         w.args.seed,
     )
-    .unwrap_or_else(|| {
-        fail(
-            EXIT_INPUT,
-            format_args!(
-                "size={} in segments={}: does not fit in {} MiB of usable RAM",
-                w.args.size,
-                w.args.segments,
-                region::total_len(usable) >> 20
-            ),
-        )
+    .ok_or_else(|| {
+        Error::input(format_args!(
+            "size={} in segments={}: does not fit in {} MiB of usable RAM",
+            w.args.size,
+            w.args.segments,
+            region::total_len(usable) >> 20
+        ))
     })
 }
 
 /// `segs=`: the destinations exactly as given, for the validator to judge.
-fn explicit_segments(w: &World<'_>) -> Vec<Segment> {
+fn explicit_segments(w: &World<'_>) -> Result<Vec<Segment>, Error> {
     w.args
         .segs
         .iter()
         .enumerate()
-        .map(|(i, &(base, size))| {
+        .map(|(i, &SegArg { base, size })| {
             let dest = region::align_up(size, SZ_4K)
                 .and_then(|len| Region::from_len(base, len))
-                .unwrap_or_else(|| {
-                    fail(
-                        EXIT_INPUT,
-                        format_args!(
-                            "segs: {base:#x}+{size:#x} runs past the 64-bit address space"
-                        ),
-                    )
-                });
-            Segment {
+                .ok_or_else(|| {
+                    Error::input(format_args!(
+                        "segs: {base:#x}+{size:#x} runs past the 64-bit address space"
+                    ))
+                })?;
+            Ok(Segment {
                 src: SegmentSource::Synthetic {
                     len: size,
                     seed: w.args.seed.wrapping_add(i as u64),
                 },
                 dest,
-            }
+            })
         })
         .collect()
 }
@@ -198,17 +115,18 @@ fn explicit_segments(w: &World<'_>) -> Vec<Segment> {
 /// `summary` record are printed.
 struct Row {
     config: Config,
-    /// Granule, largest leaf and table bytes of the map (None: MMU off).
-    map: Option<(Granule, u64, u64)>,
+    /// The map the copies ran under (None: MMU off).
+    map: Option<MapShape>,
     ns: stats::Summary,
     cycles_per_page: Option<u64>,
     insns_per_page: Option<u64>,
 }
 
-fn summary(configs: &[Config], samples: &[Vec<relocation::Outcome>], bytes: u64) {
+/// Per-configuration statistics over its trials.
+fn rows(configs: &[Config], samples: &[Vec<workload::Outcome>], bytes: u64) -> Vec<Row> {
     let pages = (bytes / SZ_4K).max(1);
     let per_page = |v: &[u64]| stats::summarize(v).map(|s| s.median / pages);
-    let rows: Vec<Row> = configs
+    configs
         .iter()
         .zip(samples)
         .filter_map(|(c, outs)| {
@@ -223,25 +141,16 @@ fn summary(configs: &[Config], samples: &[Vec<relocation::Outcome>], bytes: u64)
                 insns_per_page: per_page(&insns),
             })
         })
-        .collect();
-    // The baseline: Linux <= 5.12's loop (legacy, copy_page, MMU off), or
-    // the list walk with the MMU off when legacy did not run.
-    let baseline = [Strategy::Legacy, Strategy::IndList]
-        .iter()
-        .find_map(|s| {
-            rows.iter().find(|r| {
-                let c = r.config;
-                (c.strategy, c.kernel, c.mmu) == (*s, CopyKernel::CopyPage, false)
-            })
-        })
-        .map(|r| (r.config.strategy, r.ns.median));
-    let fmt_opt =
-        |v: Option<u64>| v.map_or(alloc::string::String::from("-"), |v| alloc::format!("{v}"));
+        .collect()
+}
 
+/// The human table, one line per row; `vs base` against `baseline`.
+fn print_table(rows: &[Row], baseline: Option<&Row>, bytes: u64) {
+    let fmt_opt = |v: Option<u64>| v.map_or(String::from("-"), |v| alloc::format!("{v}"));
     // "off", or the live map's granule and largest leaf, e.g. "4k/1G".
-    let map_label = |m: Option<(Granule, u64, u64)>| match m {
-        None => alloc::string::String::from("off"),
-        Some((g, leaf, _)) => alloc::format!("{}/{}", g.name(), size_name(leaf)),
+    let map_label = |m: Option<MapShape>| match m {
+        None => String::from("off"),
+        Some(m) => alloc::format!("{}/{}", m.granule.name(), SizeName(m.leaf)),
     };
     println!();
     println!(
@@ -257,12 +166,12 @@ fn summary(configs: &[Config], samples: &[Vec<relocation::Outcome>], bytes: u64)
         "cycles/page",
         "insns/page"
     );
-    for r in &rows {
+    for r in rows {
         let Config {
             strategy, kernel, ..
         } = r.config;
-        let speedup = baseline.map_or(alloc::string::String::from("-"), |(_, b)| {
-            alloc::format!("{:.2}x", b as f64 / r.ns.median.max(1) as f64)
+        let speedup = baseline.map_or(String::from("-"), |b| {
+            alloc::format!("{:.2}x", b.ns.median as f64 / r.ns.median.max(1) as f64)
         });
         println!(
             "{:<11} {:<9} {:<8} {:>6} {:>10.3} {:>10.3} {:>9.1} {:>8} {:>12} {:>10}  {}",
@@ -280,10 +189,14 @@ fn summary(configs: &[Config], samples: &[Vec<relocation::Outcome>], bytes: u64)
             "yes"
         );
     }
-    if let Some((s, _)) = baseline {
+}
+
+/// Footnotes: what `vs base` means and how far QEMU's times can be trusted.
+fn print_notes(rows: &[Row], baseline: Option<&Row>) {
+    if let Some(b) = baseline {
         println!(
             "vs base: median time of {}/copy_page/MMU off over this row's.",
-            s.name()
+            b.config.strategy.name()
         );
     }
     if rows.iter().all(|r| r.insns_per_page.is_none()) {
@@ -300,41 +213,44 @@ fn summary(configs: &[Config], samples: &[Vec<relocation::Outcome>], bytes: u64)
     println!(
         "QEMU models no caches or TLBs: MMU on/off differences seen on silicon do not show here."
     );
-    for r in &rows {
-        let Config {
-            strategy,
-            kernel,
-            mmu,
-            ..
-        } = r.config;
-        Record::new(&mut Console, "summary")
-            .str("strategy", strategy.name())
-            .str("copy", kernel.name())
-            .bool("mmu", mmu)
-            .opt_str("granule", r.map.map(|m| m.0.name()))
-            .opt_u64("leaf", r.map.map(|m| m.1))
-            .opt_u64("table_bytes", r.map.map(|m| m.2))
-            .u64("trials", r.ns.n as u64)
-            .u64("bytes", bytes)
-            .u64("median_ns", r.ns.median)
-            .u64("min_ns", r.ns.min)
-            .u64("max_ns", r.ns.max)
-            .f64("stddev_ns", r.ns.stddev)
-            .f64("mib_per_s", stats::mib_per_s(bytes, r.ns.median))
-            .opt_u64("cycles_per_page", r.cycles_per_page)
-            .opt_u64("insns_per_page", r.insns_per_page)
-            .bool("verified", true)
-            .end();
-    }
 }
 
-/// 4096 -> "4K", 2 MiB -> "2M", 1 GiB -> "1G".
-fn size_name(bytes: u64) -> alloc::string::String {
-    const UNITS: [(u32, &str); 4] = [(40, "T"), (30, "G"), (20, "M"), (10, "K")];
-    for (shift, unit) in UNITS {
-        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
-            return alloc::format!("{}{unit}", bytes >> shift);
-        }
+/// The `summary` record of one row.
+fn summary_record(r: &Row, bytes: u64) {
+    let Config {
+        strategy,
+        kernel,
+        mmu,
+        ..
+    } = r.config;
+    Record::new(&mut Console, "summary")
+        .str("strategy", strategy.name())
+        .str("copy", kernel.name())
+        .bool("mmu", mmu)
+        .opt_str("granule", r.map.map(|m| m.granule.name()))
+        .opt_u64("leaf", r.map.map(|m| m.leaf))
+        .opt_u64("table_bytes", r.map.map(|m| m.table_bytes))
+        .u64("trials", r.ns.n as u64)
+        .u64("bytes", bytes)
+        .u64("median_ns", r.ns.median)
+        .u64("min_ns", r.ns.min)
+        .u64("max_ns", r.ns.max)
+        .f64("stddev_ns", r.ns.stddev)
+        .f64("mib_per_s", stats::mib_per_s(bytes, r.ns.median))
+        .opt_u64("cycles_per_page", r.cycles_per_page)
+        .opt_u64("insns_per_page", r.insns_per_page)
+        .bool("verified", true)
+        .end();
+}
+
+/// The human table and the `summary` records, from the same rows.
+fn summary(configs: &[Config], samples: &[Vec<workload::Outcome>], bytes: u64) {
+    let rows = rows(configs, samples, bytes);
+    let row_configs: Vec<Config> = rows.iter().map(|r| r.config).collect();
+    let baseline = matrix::baseline(&row_configs).map(|i| &rows[i]);
+    print_table(&rows, baseline, bytes);
+    print_notes(&rows, baseline);
+    for r in &rows {
+        summary_record(r, bytes);
     }
-    alloc::format!("{bytes}")
 }

@@ -10,7 +10,7 @@ use tock_registers::{register_bitfields, register_structs};
 
 use mmu_reloc::platform::{Uart, UartKind};
 
-use super::BootCpuCell;
+use crate::arch::BootCpuCell;
 use crate::arch::semihosting;
 
 register_bitfields! {u32,

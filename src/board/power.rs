@@ -2,9 +2,10 @@
 //! it, PSCI SYSTEM_OFF (QEMU then exits 0, so the `exit` record is the
 //! only place the status survives); without PSCI, wait forever in `wfi`.
 
+use mmu_reloc::mmu::Regime;
 use mmu_reloc::platform::PsciMethod;
 
-use super::BootCpuCell;
+use crate::arch::BootCpuCell;
 use crate::arch::{self, semihosting};
 
 static PSCI: BootCpuCell<Option<PsciMethod>> = BootCpuCell::new(None);
@@ -28,7 +29,7 @@ pub fn exit(code: u32) -> ! {
     // `smc` or `hvc` with no handler would trap, so none is tried blindly.
     let _ = match PSCI.get() {
         // An hvc at EL2 would trap to the stage itself.
-        Some(PsciMethod::Hvc) if arch::current_el() >= 2 => Ok(()),
+        Some(PsciMethod::Hvc) if arch::current_regime() == Regime::El2 => Ok(()),
         Some(PsciMethod::Hvc) => smccc::psci::system_off::<smccc::Hvc>(),
         Some(PsciMethod::Smc) => smccc::psci::system_off::<smccc::Smc>(),
         None => Ok(()),

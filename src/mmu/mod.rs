@@ -27,8 +27,26 @@ extern crate alloc;
 mod build;
 mod descriptor;
 mod layout;
+#[cfg(any(test, feature = "sim"))]
+pub mod oracle;
 mod probe;
 mod walk;
+
+/// Entries in a 4 KiB-granule table.
+const ENTRIES_4K: u64 = 512;
+/// Tables above L2 a window may add (an L1 and an L0 of its own), with
+/// room for a window that does not start on a table boundary.
+pub const WINDOW_SPARE_TABLES: u64 = 4;
+
+/// The most 4 KiB-granule tables a window of `pages` 4 KiB pages adds to
+/// a map (the contiguous strategy's window over scattered sources): one L3
+/// per 512 pages, one L2 per 512 L3s, and [`WINDOW_SPARE_TABLES`]. The
+/// stage reserves this before the sources are placed, so it must bound
+/// the real count whatever the placement (host-tested against
+/// [`count_tables`]).
+pub const fn window_tables_max(pages: u64) -> u64 {
+    pages.div_ceil(ENTRIES_4K) + pages.div_ceil(ENTRIES_4K * ENTRIES_4K) + WINDOW_SPARE_TABLES
+}
 
 #[cfg(test)]
 mod tests;
@@ -79,6 +97,16 @@ pub enum Regime {
     /// EL2 with E2H = 0: one VA range, `AP[1]` is RES1, XN is bit 54 and bit 53
     /// is RES0.
     El2,
+}
+
+impl Regime {
+    /// The exception level the stage runs at in this regime.
+    pub const fn el(self) -> u8 {
+        match self {
+            Regime::El1 => 1,
+            Regime::El2 => 2,
+        }
+    }
 }
 
 /// One VA range and where it goes. `va == pa` marks an identity mapping,

@@ -7,6 +7,7 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use proptest::prelude::*;
 
+use super::oracle::{Oracle, Stretch};
 use super::*;
 use crate::physmem::sim::SparseMem;
 use crate::region::{SZ_1G, SZ_2M, SZ_4K, normalize, subtract_all};
@@ -306,41 +307,28 @@ impl Case {
         maps
     }
 
-    /// What must be mapped, from the raw inputs: (VA range, pa - va, kind),
-    /// sorted and disjoint.
-    fn oracle(&self) -> Vec<(Region, u64, MemKind)> {
+    /// What must be mapped, from the raw inputs (not from the mappings the
+    /// builder is given): disjoint stretches.
+    fn oracle(&self) -> Oracle {
         let g = self.policy.granule.bytes();
         let mut devs: Vec<Region> = self.devices.iter().map(|d| d.grow_to(g).unwrap()).collect();
         normalize(&mut devs);
-        let mut out: Vec<(Region, u64, MemKind)> = self
+        let mut out: Vec<Stretch> = self
             .ram
             .iter()
             .filter_map(|r| r.shrink_to(g))
-            .map(|r| (r, 0, MemKind::Normal))
+            .map(|r| Stretch::new(r, r.start, MemKind::Normal))
             .collect();
-        out.extend(devs.into_iter().map(|r| (r, 0, MemKind::Device)));
+        out.extend(
+            devs.into_iter()
+                .map(|r| Stretch::new(r, r.start, MemKind::Device)),
+        );
         for (i, &pa) in self.pages.iter().enumerate() {
             let va = self.page_virt + i as u64 * g;
-            out.push((
-                Region::new(va, va + g),
-                pa.wrapping_sub(va),
-                MemKind::Normal,
-            ));
+            out.push(Stretch::new(Region::new(va, va + g), pa, MemKind::Normal));
         }
-        out.sort_unstable_by_key(|(r, _, _)| r.start);
-        out
+        Oracle::new(out)
     }
-}
-
-fn lookup(oracle: &[(Region, u64, MemKind)], va: u64) -> Option<Expected> {
-    let i = oracle.partition_point(|(r, _, _)| r.end <= va);
-    oracle
-        .get(i)
-        .filter(|(r, _, _)| r.start <= va)
-        .map(|&(_, d, kind)| Expected {
-            pa: va.wrapping_add(d),
-            kind,
-        })
 }
 
 /// Raw material for one RAM region: anchor kind, anchor index, fraction
@@ -508,7 +496,8 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         .iter()
         .map(|p| p.va)
         .collect();
-    for (r, _, _) in &oracle {
+    for s in oracle.stretches() {
+        let r = s.va;
         vas.extend([r.start.wrapping_sub(1), r.start, r.end - 1, r.end]);
     }
     for r in case.ram.iter().chain(&case.devices) {
@@ -517,14 +506,14 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     for p in probes(&map, 1, 16) {
         prop_assert_eq!(
             p.expect,
-            lookup(&oracle, p.va),
+            oracle.lookup(p.va),
             "probe expectation at {:#x}",
             p.va
         );
     }
     for &va in &vas {
         let want = if va >> map.va_bits == 0 {
-            lookup(&oracle, va)
+            oracle.lookup(va)
         } else {
             None
         };
@@ -563,8 +552,12 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         );
         let mut va = l.va;
         while va < l.va + l.size {
-            let i = oracle.partition_point(|(r, _, _)| r.end <= va);
-            let Some(&(r, d, kind)) = oracle.get(i).filter(|(r, _, _)| r.start <= va) else {
+            let Some(&Stretch {
+                va: r,
+                offset: d,
+                kind,
+            }) = oracle.stretch_at(va)
+            else {
                 return Err(TestCaseError::fail(std::format!(
                     "leaf {l:?} maps hole {va:#x}"
                 )));
@@ -613,8 +606,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
             l
         );
     }
-    let oracle_bytes: u64 = oracle.iter().map(|(r, _, _)| r.len()).sum();
-    prop_assert_eq!(leaf_bytes, oracle_bytes);
+    prop_assert_eq!(leaf_bytes, oracle.bytes());
     for c in &map.leaf_counts {
         let (leaves, contig) = by_size.get(&c.size).copied().unwrap_or_default();
         prop_assert_eq!(c.leaves, leaves);
@@ -653,5 +645,40 @@ proptest! {
     #[test]
     fn built_maps_are_minimal_placed_and_exact(case in case()) {
         check(&case)?;
+    }
+}
+
+proptest! {
+    /// The contiguous strategy's table reservation bounds what its window
+    /// really adds, for any page count and any scatter of the sources.
+    #[test]
+    fn window_budget_bounds_the_real_table_count(
+        pages in 1u64..3000,
+        seed in any::<u64>(),
+        ram_gib in 1u64..8,
+    ) {
+        let ram = Region::new(0x4000_0000, 0x4000_0000 + ram_gib * SZ_1G);
+        let identity = Mapping::identity(&[ram], &[Region::new(0x0900_0000, 0x0900_1000)]);
+        let p = policy(Granule::K4, None, true);
+        let m = machine(Regime::El1);
+        // Scattered, distinct source pages, as the planner shuffles them.
+        let frames = ram.len() / SZ_4K;
+        let mut x = seed | 1;
+        let mut src: Vec<u64> = (0..pages)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                ram.start + ((x % (frames / pages)) * pages + i) * SZ_4K
+            })
+            .collect();
+        src.dedup();
+        let window = crate::region::align_up(ram.end, SZ_1G).unwrap();
+        let mut with_window = identity.clone();
+        with_window.extend(Mapping::pages(window, &src, SZ_4K, MemKind::Normal));
+        let added = count_tables(&with_window, &p, &m).unwrap() - count_tables(&identity, &p, &m).unwrap();
+        // One L3 per 2 MiB of window at least: the count is real.
+        prop_assert!(added as u64 >= pages.div_ceil(512), "{added}");
+        prop_assert!(added as u64 <= window_tables_max(pages), "{added} > {}", window_tables_max(pages));
     }
 }

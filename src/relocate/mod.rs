@@ -43,7 +43,7 @@
 //! Pavel Tatashin's MMU-on strategy. The `mmu` module maps
 //! [`Plan::sources`]`[i]` at `va_base + i * 4096`, so the scattered sources
 //! read as one virtually contiguous buffer; [`Plan::contiguous`]`(va_base)`
-//! then gives one [`CopyRun`] per segment: `#[repr(C)]` `{ src, dest, len }`,
+//! then gives one [`CopyRun`] per segment: `#[repr(C)]` `{ src_va, dest_pa, len }`,
 //! three `u64`s, the triples `reloc_contig_*` reads (`x0` = pointer to the
 //! first run, `x1` = number of runs). Each run copies `len` bytes from
 //! virtual `src` to physical `dest` (identity mapped); `src - va_base`,

@@ -51,13 +51,18 @@ pub struct Plan {
     guards: Vec<Region>,
 }
 
-/// One contiguous-strategy copy: `len` bytes from virtual `src` to
-/// physical `dest`. Laid out as the triples the assembly loop reads.
+/// One contiguous-strategy copy: `len` bytes from `src_va` to physical
+/// `dest_pa`. Laid out as the triples the assembly loop reads (offsets
+/// passed to it as constants).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CopyRun {
-    pub src: u64,
-    pub dest: u64,
+    /// Where the loop reads, as the live translation sees it: a window VA
+    /// under the contiguous map; with the MMU off (one run per page) the
+    /// physical page, which is then its own address.
+    pub src_va: u64,
+    /// Where it writes: physical, identity-mapped (or the MMU is off).
+    pub dest_pa: u64,
     pub len: u64,
 }
 
@@ -222,8 +227,8 @@ impl Plan {
             .iter()
             .map(|s| {
                 let run = CopyRun {
-                    src,
-                    dest: s.dest.start,
+                    src_va: src,
+                    dest_pa: s.dest.start,
                     len: s.dest.len(),
                 };
                 src += s.dest.len();
@@ -260,8 +265,8 @@ impl ContiguousPlan<'_> {
         self.runs.iter().flat_map(move |run| {
             (0..run.len).step_by(PAGE_BYTES).map(move |off| {
                 (
-                    self.pages[((run.src - self.va_base + off) / SZ_4K) as usize],
-                    run.dest + off,
+                    self.pages[((run.src_va - self.va_base + off) / SZ_4K) as usize],
+                    run.dest_pa + off,
                 )
             })
         })

@@ -764,13 +764,13 @@ fn contiguous_plan_is_one_window_over_the_sources() {
         contiguous.runs,
         vec![
             CopyRun {
-                src: WINDOW,
-                dest: PAYLOAD_BASE,
+                src_va: WINDOW,
+                dest_pa: PAYLOAD_BASE,
                 len: 3 * SZ_4K
             },
             CopyRun {
-                src: WINDOW + 3 * SZ_4K,
-                dest: PAYLOAD_BASE + 0x8000,
+                src_va: WINDOW + 3 * SZ_4K,
+                dest_pa: PAYLOAD_BASE + 0x8000,
                 len: SZ_4K
             },
         ]

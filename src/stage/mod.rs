@@ -1,118 +1,102 @@
 //! The stage's flow: discover the platform, parse the command line, do
-//! what `mode=` asks, report, exit. Thin glue over the library and the
-//! arch/board code; every failure funnels through [`fail`].
-
-use core::fmt;
+//! what `mode=` asks, report, exit. Thin glue over the workload, the
+//! benchmark and the hand-off; every step returns a `Result` and the run
+//! ends in one place, [`finish`], which owns the exit status.
 
 use mmu_reloc::bootargs::{self, LogLevel, Mode};
-use mmu_reloc::cpu::{CpuInfo, Granule};
+use mmu_reloc::cpu::Granule;
+use mmu_reloc::exit::{Error, ExitStatus};
 use mmu_reloc::fdt::{self, Fdt};
-use mmu_reloc::platform::{self, Platform};
+use mmu_reloc::platform;
 use mmu_reloc::record::{self, Record};
 use mmu_reloc::region::{self, Region};
 
-use crate::arch::{self, semihosting};
-use crate::board::{BootCpuCell, console, console::Console, power};
-use crate::{heap, println};
-
-mod containment;
-mod handoff;
-mod linear_map;
-pub mod relocation;
-
-/// Exit statuses, as QEMU reports them (with semihosting).
-pub const EXIT_OK: u32 = 0;
-/// Bad input: DTB, command line, segments, CPU feature.
-pub const EXIT_INPUT: u32 = 1;
-/// A copy did not verify or a guard was touched.
-pub const EXIT_VERIFY: u32 = 2;
-/// An unexpected exception.
-pub const EXIT_EXCEPTION: u32 = 3;
-/// A Rust panic (a bug in the stage).
-pub const EXIT_PANIC: u32 = 4;
+use crate::arch::exception::{self, Fault};
+use crate::arch::{self, BootCpuCell, semihosting};
+use crate::board::{console, console::Console, power};
+use crate::workload::{World, containment, linear_map};
+use crate::{bench, handoff, heap, println};
 
 /// Largest DTB accepted; anything bigger is a corrupt header.
 const DTB_MAX: usize = 16 << 20;
 
+/// Set once the run is ending: a fault while reporting or stopping must
+/// not report or call PSCI again.
 static ENDING: BootCpuCell<bool> = BootCpuCell::new(false);
 
-/// Checks write containment, prints the final record and stops the
-/// machine. A success with a touched guard or DTB becomes a failure.
-pub fn exit(code: u32) -> ! {
-    ENDING.set(true);
-    let code = if containment::check() || code != EXIT_OK {
-        code
-    } else {
-        println!("mmu-reloc: error: a guard page or the DTB was written");
-        EXIT_VERIFY
-    };
-    Record::new(&mut Console, "exit")
-        .u64("status", code as u64)
-        .end();
-    power::exit(code)
-}
-
-/// Reports an error (human line and record) and exits with `code`.
-pub fn fail(code: u32, msg: fmt::Arguments<'_>) -> ! {
-    if ENDING.get() {
-        // A fault while reporting or stopping: stop without printing or
-        // calling PSCI again.
-        power::halt(code);
+/// The one exit path: reports the error (human line and `error` record),
+/// checks write containment (a success with a touched guard or DTB becomes
+/// a verify failure), prints the `exit` record and stops the machine.
+pub fn finish(result: Result<(), Error>) -> ! {
+    let mut status = ExitStatus::Ok;
+    if let Err(e) = &result {
+        status = e.status();
+        if ENDING.get() {
+            power::halt(status.code());
+        }
+        ENDING.set(true);
+        println!("mmu-reloc: error: {e}");
+        record::error(&mut Console, format_args!("{e}"));
     }
     ENDING.set(true);
-    println!("mmu-reloc: error: {msg}");
-    record::error(&mut Console, msg);
-    exit(code)
+    if !containment::check() && status == ExitStatus::Ok {
+        println!("mmu-reloc: error: a guard page or the DTB was written");
+        status = ExitStatus::Verify;
+    }
+    Record::new(&mut Console, "exit")
+        .u64("status", status.code().into())
+        .end();
+    power::exit(status.code())
 }
 
-pub fn fail_exception(msg: fmt::Arguments<'_>) -> ! {
-    fail(EXIT_EXCEPTION, msg)
+/// The fault handler registered with `arch::exception`.
+fn on_fault(f: &Fault) -> ! {
+    finish(Err(Error::new(ExitStatus::Exception, f)))
+}
+
+/// The panic handler's way out.
+pub fn on_panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    finish(Err(Error::new(
+        ExitStatus::Panic,
+        format_args!("panic: {info}"),
+    )))
 }
 
 /// The DTB the loader passed, bounded by its own header; it must lie
-/// outside the stage's own memory (image, bss, heap, stack).
-fn dtb_blob(phys: u64, stage: Region) -> &'static [u8] {
+/// outside the stage's own memory (image, bss, heap, stack). Runs before
+/// the heap exists.
+fn dtb_blob(phys: u64, stage: Region) -> Result<&'static [u8], Error> {
     if phys == 0 || !phys.is_multiple_of(8) {
-        fail(
-            EXIT_INPUT,
-            format_args!("no usable DTB pointer in x0 ({phys:#x}): boot with a DTB"),
-        );
+        return Err(Error::input(format_args!(
+            "no usable DTB pointer in x0 ({phys:#x}): boot with a DTB"
+        )));
     }
     if stage.contains(phys) {
-        fail(
-            EXIT_INPUT,
-            format_args!(
-                "DTB at {phys:#x} lies inside this stage {stage}: load it above the Image's image_size"
-            ),
-        );
+        return Err(Error::input(format_args!(
+            "DTB at {phys:#x} lies inside this stage {stage}: load it above the Image's image_size"
+        )));
     }
     // SAFETY: the boot protocol puts a DTB at x0; its first HEADER_LEN
     // bytes are readable (a bad address faults into the exception handler).
     let header = unsafe { core::slice::from_raw_parts(phys as *const u8, fdt::HEADER_LEN) };
     let total = fdt::header_total_size(header)
-        .unwrap_or_else(|e| fail(EXIT_INPUT, format_args!("{e} (blob at {phys:#x})")));
+        .map_err(|e| Error::input(format_args!("{e} (blob at {phys:#x})")))?;
     if !(fdt::HEADER_LEN..=DTB_MAX).contains(&total) {
-        fail(
-            EXIT_INPUT,
-            format_args!(
-                "DTB totalsize {total} out of range (limit: {} bytes to {} MiB; blob at {phys:#x})",
-                fdt::HEADER_LEN,
-                DTB_MAX >> 20
-            ),
-        );
+        return Err(Error::input(format_args!(
+            "DTB totalsize {total} out of range (limit: {} bytes to {} MiB; blob at {phys:#x})",
+            fdt::HEADER_LEN,
+            DTB_MAX >> 20
+        )));
     }
     let dtb = Region::new(phys, phys.saturating_add(total as u64));
     if dtb.overlaps(&stage) {
-        fail(
-            EXIT_INPUT,
-            format_args!(
-                "DTB {dtb} overlaps this stage {stage}: load it above the Image's image_size"
-            ),
-        );
+        return Err(Error::input(format_args!(
+            "DTB {dtb} overlaps this stage {stage}: load it above the Image's image_size"
+        )));
     }
     // SAFETY: the header claims `total` bytes; they stay untouched while
     // the stage runs (the DTB is a forbidden range for every writer).
-    unsafe { core::slice::from_raw_parts(phys as *const u8, total) }
+    Ok(unsafe { core::slice::from_raw_parts(phys as *const u8, total) })
 }
 
 fn log_filter(l: LogLevel) -> log::LevelFilter {
@@ -125,120 +109,120 @@ fn log_filter(l: LogLevel) -> log::LevelFilter {
     }
 }
 
-/// What was learned before `mode=` runs.
-pub struct World<'a> {
-    pub el: u8,
-    pub load: u64,
-    pub stage: Region,
-    pub dtb: Region,
-    pub platform: Platform<'a>,
-    pub cpu: CpuInfo,
-    pub args: bootargs::BootArgs,
-    /// Command-line words that belong to the next stage.
-    pub foreign: alloc::vec::Vec<&'a str>,
-}
-
 /// Entered from `asm/entry.S` on the boot CPU with the stack set.
 pub fn run(dtb_phys: u64, load: u64) -> ! {
-    // EL3 never gets here: asm/entry.S stops it.
-    let el = arch::current_el();
-    let have_semihosting = semihosting::probe();
-    let (stage_start, stage_end) = arch::stage_bounds();
-    let stage = Region::new(stage_start, stage_end);
-    // Nothing below allocates until the heap is known not to cover what the
-    // loader passed (a loader that ignored image_size).
-    let blob = dtb_blob(dtb_phys, stage);
-    containment::watch_dtb(blob);
-    let fdt = Fdt::new(blob).unwrap_or_else(|e| fail(EXIT_INPUT, format_args!("{e}")));
-    if let Some(initrd) = platform::initrd(&fdt)
-        && initrd.overlaps(&stage)
-    {
-        fail(
-            EXIT_INPUT,
-            format_args!(
-                "initrd {initrd} lies inside this stage {stage}: load it above the Image's image_size"
-            ),
-        );
-    }
-    if arch::el2_host_mode() {
-        fail(
-            EXIT_INPUT,
-            format_args!("entered at EL2 with HCR_EL2.E2H=1 (VHE): unsupported, enter with E2H=0"),
-        );
-    }
-    let (heap_start, heap_end) = arch::heap_bounds();
-    heap::init(heap_start, heap_end);
-    // Until here the console is semihosting, if present.
-    let uart = platform::console(&fdt).unwrap_or_else(|e| fail(EXIT_INPUT, format_args!("{e}")));
-    console::init(uart);
-    console::init_log(log::LevelFilter::Info);
+    exception::set_handler(on_fault);
+    finish(flow(dtb_phys, load))
+}
 
-    let platform =
-        platform::discover(&fdt).unwrap_or_else(|e| fail(EXIT_INPUT, format_args!("{e}")));
-    power::set_psci(platform.psci);
-    let parsed = bootargs::parse(platform.bootargs)
-        .unwrap_or_else(|e| fail(EXIT_INPUT, format_args!("{e}")));
-    console::init_log(log_filter(parsed.args.log));
-    for word in &parsed.foreign {
-        log::warn!("bootargs: '{word}' is not a stage option; left for the next stage");
-    }
-    let (midr, mmfr0) = arch::cpu_id_registers();
-    let world = World {
-        el,
-        load,
-        stage,
-        dtb: Region::new(dtb_phys, dtb_phys + blob.len() as u64),
-        platform,
-        cpu: CpuInfo::decode(midr, mmfr0),
-        args: parsed.args,
-        foreign: parsed.foreign,
-    };
-    report_platform(&world, have_semihosting);
-
+/// Discover, then do what `mode=` asks.
+fn flow(dtb_phys: u64, load: u64) -> Result<(), Error> {
+    let (world, blob) = discover(dtb_phys, load)?;
     match world.args.mode {
-        Mode::Bench => crate::bench::run(&world),
-        Mode::Boot => handoff::boot(&world, blob),
+        Mode::Bench => bench::run(&world),
+        Mode::Boot => match handoff::boot(&world, blob)? {},
         Mode::Info => info(&world),
     }
 }
 
+/// Before anything allocates: the DTB and initrd the loader passed must
+/// lie outside the stage (a loader that ignored image_size), and the EL2
+/// regime must be one the stage can program.
+fn check_entry(dtb_phys: u64, stage: Region) -> Result<&'static [u8], Error> {
+    let blob = dtb_blob(dtb_phys, stage)?;
+    containment::watch_dtb(blob);
+    let fdt = Fdt::new(blob)?;
+    if let Some(initrd) = platform::initrd(&fdt)
+        && initrd.overlaps(&stage)
+    {
+        return Err(Error::input(format_args!(
+            "initrd {initrd} lies inside this stage {stage}: load it above the Image's image_size"
+        )));
+    }
+    if arch::el2_host_mode() {
+        return Err(Error::input(
+            "entered at EL2 with HCR_EL2.E2H=1 (VHE): unsupported, enter with E2H=0",
+        ));
+    }
+    Ok(blob)
+}
+
+/// Heap, console, platform, command line: everything `mode=` needs.
+fn discover(dtb_phys: u64, load: u64) -> Result<(World<'static>, &'static [u8]), Error> {
+    // EL3 never gets here: asm/entry.S stops it.
+    let regime = arch::current_regime();
+    let have_semihosting = semihosting::probe();
+    let stage = arch::stage_bounds();
+    let blob = check_entry(dtb_phys, stage)?;
+    heap::init(arch::heap_bounds());
+    let fdt = Fdt::new(blob)?;
+    // Until here the console is semihosting, if present.
+    console::init(platform::console(&fdt)?);
+    console::init_log(log::LevelFilter::Info);
+
+    let platform = platform::discover(&fdt)?;
+    power::set_psci(platform.psci);
+    let parsed = bootargs::parse(platform.bootargs)?;
+    console::init_log(log_filter(parsed.args.log));
+    for word in &parsed.foreign {
+        log::warn!("bootargs: '{word}' is not a stage option; left for the next stage");
+    }
+    let world = World {
+        regime,
+        load,
+        stage,
+        dtb: Region::new(dtb_phys, dtb_phys + blob.len() as u64),
+        platform,
+        cpu: arch::cpu_info(),
+        args: parsed.args,
+        foreign: parsed.foreign,
+    };
+    report_platform(&world, have_semihosting);
+    Ok((world, blob))
+}
+
 /// `mode=info`: the linear map alone, turned on, checked with `AT`, and
 /// the caches proven in both directions.
-fn info(w: &World<'_>) -> ! {
+fn info(w: &World<'_>) -> Result<(), Error> {
     let forbidden = linear_map::forbidden(w, &[]);
     let mappings = linear_map::identity_mappings(w);
-    let (map, build_ns) = linear_map::build(w, &mappings, &forbidden);
-    linear_map::enable_verified(w, &map, &forbidden, build_ns);
+    let (map, build_ns) = linear_map::build(w, &mappings, &forbidden)?;
+    linear_map::enable_verified(w, &map, &forbidden, build_ns)?;
     let coherent = linear_map::coherence_check(w, &map);
     Record::new(&mut Console, "caches")
         .bool("coherent", coherent)
         .end();
     if !coherent {
-        fail(
-            EXIT_VERIFY,
-            format_args!("caches: pattern lost across MMU off/on"),
-        );
+        return Err(Error::verify("caches: pattern lost across MMU off/on"));
     }
-    exit(EXIT_OK)
+    Ok(())
 }
 
 fn mib(bytes: u64) -> u64 {
     bytes >> 20
 }
 
+/// The human platform report and the `platform` record.
 fn report_platform(w: &World<'_>, have_semihosting: bool) {
-    let p = &w.platform;
     let granules: alloc::vec::Vec<&str> = Granule::ALL
         .iter()
         .filter(|g| w.cpu.supports(**g))
         .map(|g| g.name())
         .collect();
+    print_platform(w, &granules, have_semihosting);
+    platform_record(w, &granules, have_semihosting);
+}
+
+fn print_platform(w: &World<'_>, granules: &[&str], have_semihosting: bool) {
+    let p = &w.platform;
     let ram_bytes = region::total_len(&p.ram);
     println!("mmu-reloc: platform");
     println!("  model      {}", p.model);
     println!(
         "  el         EL{} (loaded at {:#x}, stage {})",
-        w.el, w.load, w.stage
+        w.regime.el(),
+        w.load,
+        w.stage
     );
     println!(
         "  cpu        {} MIDR {:#x}, PA {} bits, granules {:?}, {} CPU(s)",
@@ -270,9 +254,13 @@ fn report_platform(w: &World<'_>, have_semihosting: bool) {
     );
     println!("  timer      {} Hz", arch::counter_hz());
     println!("  bootargs   \"{}\"", p.bootargs);
+}
 
+fn platform_record(w: &World<'_>, granules: &[&str], have_semihosting: bool) {
+    let p = &w.platform;
+    let ram_bytes = region::total_len(&p.ram);
     Record::new(&mut Console, "platform")
-        .u64("el", w.el as u64)
+        .u64("el", w.regime.el().into())
         .str("model", p.model)
         .u64("ram_bytes", ram_bytes)
         .regions("ram", &p.ram)

@@ -3,10 +3,12 @@
 //! records live in the shared host crate (`host/`, also used by xtask).
 #![allow(dead_code)]
 
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
+use mmu_reloc::fdt::build::Tree;
 pub use mmu_reloc_host::Run;
 
 fn manifest_dir() -> PathBuf {
@@ -162,192 +164,56 @@ pub fn boot_elsewhere(name: &str, dtb: &[u8], load: u64, extra: &[&str]) -> Run 
         .run()
 }
 
-/// A device tree as plain data, for tests that hand the stage a tree QEMU
-/// would never make: read from a valid DTB (with the stage's own reader),
-/// edited, written back as a fresh blob. Header fields can then be broken
-/// with [`set_header`].
+/// Device trees as plain data, for tests that hand the stage a tree QEMU
+/// would never make: the library's one tree model (`mmu_reloc::fdt::build`),
+/// read with the stage's own reader, edited, written back as a fresh
+/// blob. Header fields can then be broken with [`set_header`]. `Dtb` only
+/// turns the library's `Result`/`Option` into test panics.
+pub use mmu_reloc::fdt::build::N as DtNode;
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DtNode {
-    pub name: String,
-    pub props: Vec<(String, Vec<u8>)>,
-    pub kids: Vec<DtNode>,
-}
+pub struct Dtb(pub Tree);
 
-impl DtNode {
-    pub fn new(name: &str) -> Self {
-        DtNode {
-            name: name.into(),
-            ..Default::default()
-        }
-    }
-
-    pub fn prop(&self, name: &str) -> Option<&[u8]> {
-        self.props
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_slice())
-    }
-
-    /// Replaces the property `name`, or adds it last.
-    pub fn set(&mut self, name: &str, value: impl Into<Vec<u8>>) -> &mut Self {
-        let value = value.into();
-        match self.props.iter_mut().find(|(k, _)| k == name) {
-            Some(p) => p.1 = value,
-            None => self.props.push((name.into(), value)),
-        }
-        self
-    }
-
-    pub fn remove(&mut self, name: &str) -> &mut Self {
-        self.props.retain(|(k, _)| k != name);
-        self
-    }
-
-    /// The child called `name`, or the only one whose name before `@` is
-    /// `name` (`memory` finds `memory@40000000`).
-    pub fn kid_mut(&mut self, name: &str) -> Option<&mut DtNode> {
-        let i = self.kids.iter().position(|k| k.name == name).or_else(|| {
-            self.kids
-                .iter()
-                .position(|k| k.name.split('@').next() == Some(name))
-        })?;
-        Some(&mut self.kids[i])
+impl Deref for Dtb {
+    type Target = Tree;
+    fn deref(&self) -> &Tree {
+        &self.0
     }
 }
 
-/// A whole tree: the root node and the `/memreserve/` entries.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Dtb {
-    pub root: DtNode,
-    pub memreserve: Vec<(u64, u64)>,
+impl DerefMut for Dtb {
+    fn deref_mut(&mut self) -> &mut Tree {
+        &mut self.0
+    }
 }
 
 impl Dtb {
     /// Reads a valid blob (panics on a malformed one: inputs are QEMU's).
     pub fn parse(blob: &[u8]) -> Dtb {
-        use mmu_reloc::fdt::{Fdt, Node};
-        fn node<'a>(f: &Fdt<'a>, n: Node<'a>) -> DtNode {
-            DtNode {
-                name: n.name.into(),
-                props: f
-                    .props(n)
-                    .map(|p| (p.name.into(), p.value.to_vec()))
-                    .collect(),
-                kids: f.children(n).map(|k| node(f, k)).collect(),
-            }
-        }
-        let f = Fdt::new(blob).expect("a valid DTB to edit");
-        Dtb {
-            root: node(&f, f.root()),
-            memreserve: f.reservations().map(|r| r.unwrap()).collect(),
-        }
+        Dtb(Tree::parse(blob).expect("a valid DTB to edit"))
     }
 
-    /// The node at an absolute path (components as in [`DtNode::kid_mut`]).
+    /// The node at an absolute path; panics if there is none.
     pub fn node_mut(&mut self, path: &str) -> &mut DtNode {
-        let mut n = &mut self.root;
-        for comp in path.split('/').filter(|c| !c.is_empty()) {
-            n = n
-                .kid_mut(comp)
-                .unwrap_or_else(|| panic!("no {comp} in {path}"));
-        }
-        n
+        self.0
+            .node_mut(path)
+            .unwrap_or_else(|| panic!("no node {path}"))
     }
 
     /// Removes the node at `path`; panics if there is none.
     pub fn remove_node(&mut self, path: &str) {
-        let (parent, name) = path.rsplit_once('/').expect("an absolute path");
-        let p = self.node_mut(parent);
-        let before = p.kids.len();
-        let exact = p.kids.iter().any(|k| k.name == name);
-        p.kids.retain(|k| {
-            if exact {
-                k.name != name
-            } else {
-                k.name.split('@').next() != Some(name)
-            }
-        });
-        assert!(p.kids.len() < before, "no node {path}");
-    }
-
-    /// A version 17 blob: header, `/memreserve/`, structure, strings.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        fn align4(v: &mut Vec<u8>) {
-            while !v.len().is_multiple_of(4) {
-                v.push(0);
-            }
-        }
-        fn emit(n: &DtNode, st: &mut Vec<u8>, strings: &mut Vec<u8>) {
-            st.extend(FDT_BEGIN_NODE.to_be_bytes());
-            st.extend(n.name.as_bytes());
-            st.push(0);
-            align4(st);
-            for (k, v) in &n.props {
-                let off = strings.len() as u32;
-                strings.extend(k.as_bytes());
-                strings.push(0);
-                st.extend(FDT_PROP.to_be_bytes());
-                st.extend((v.len() as u32).to_be_bytes());
-                st.extend(off.to_be_bytes());
-                st.extend(v);
-                align4(st);
-            }
-            for k in &n.kids {
-                emit(k, st, strings);
-            }
-            st.extend(FDT_END_NODE.to_be_bytes());
-        }
-        let (mut st, mut strings) = (Vec::new(), Vec::new());
-        emit(&self.root, &mut st, &mut strings);
-        st.extend(FDT_END.to_be_bytes());
-        let mut rsv = Vec::new();
-        for (a, s) in self.memreserve.iter().chain([&(0, 0)]) {
-            rsv.extend(a.to_be_bytes());
-            rsv.extend(s.to_be_bytes());
-        }
-        let off_rsv = FDT_HEADER_LEN;
-        let off_struct = off_rsv + rsv.len();
-        let off_strings = off_struct + st.len();
-        let total = off_strings + strings.len();
-        let mut out = vec![0u8; FDT_HEADER_LEN];
-        out.extend(rsv);
-        out.extend(st.iter());
-        out.extend(strings.iter());
-        let fields = [
-            (HDR_MAGIC, FDT_MAGIC),
-            (HDR_TOTALSIZE, total as u32),
-            (HDR_OFF_DT_STRUCT, off_struct as u32),
-            (HDR_OFF_DT_STRINGS, off_strings as u32),
-            (HDR_OFF_MEM_RSVMAP, off_rsv as u32),
-            (HDR_VERSION, 17),
-            (HDR_LAST_COMP_VERSION, 16),
-            (HDR_SIZE_DT_STRINGS, strings.len() as u32),
-            (HDR_SIZE_DT_STRUCT, st.len() as u32),
-        ];
-        for (field, v) in fields {
-            set_header(&mut out, field, v);
-        }
-        out
+        assert!(self.0.remove_node(path), "no node {path}");
     }
 }
 
-const FDT_MAGIC: u32 = 0xd00d_feed;
-const FDT_BEGIN_NODE: u32 = 1;
-const FDT_END_NODE: u32 = 2;
-const FDT_PROP: u32 = 3;
-const FDT_END: u32 = 9;
-const FDT_HEADER_LEN: usize = 40;
-
-/// Byte offsets of the DTB header fields (devicetree spec 5.2).
-pub const HDR_MAGIC: usize = 0;
-pub const HDR_TOTALSIZE: usize = 4;
-pub const HDR_OFF_DT_STRUCT: usize = 8;
-pub const HDR_OFF_DT_STRINGS: usize = 12;
-pub const HDR_OFF_MEM_RSVMAP: usize = 16;
-pub const HDR_VERSION: usize = 20;
-pub const HDR_LAST_COMP_VERSION: usize = 24;
-pub const HDR_SIZE_DT_STRINGS: usize = 32;
-pub const HDR_SIZE_DT_STRUCT: usize = 36;
+/// Byte offsets of the DTB header fields: the library's.
+#[allow(unused_imports)] // each test file uses some
+pub use mmu_reloc::fdt::header::{
+    LAST_COMP_VERSION as HDR_LAST_COMP_VERSION, MAGIC as HDR_MAGIC,
+    OFF_DT_STRINGS as HDR_OFF_DT_STRINGS, OFF_DT_STRUCT as HDR_OFF_DT_STRUCT,
+    OFF_MEM_RSVMAP as HDR_OFF_MEM_RSVMAP, SIZE_DT_STRINGS as HDR_SIZE_DT_STRINGS,
+    SIZE_DT_STRUCT as HDR_SIZE_DT_STRUCT, TOTALSIZE as HDR_TOTALSIZE, VERSION as HDR_VERSION,
+};
 
 pub fn header(blob: &[u8], field: usize) -> u32 {
     u32::from_be_bytes(blob[field..field + 4].try_into().unwrap())

@@ -4,9 +4,11 @@
 //!
 //!   cargo xtask bench [OPTIONS]        the A/B study (exact + wall-clock)
 //!   cargo xtask report [OPTIONS] LOG.. the same report from console logs
-//!   cargo xtask run [--raw] [-- QEMU]  one boot, human output only
 //!   cargo xtask test [CARGO-TEST-ARGS] build the stage, run every test
 //!   cargo xtask map-scale [--quick]    linear-map build time against RAM size
+//!
+//! One boot by hand is `cargo run --release [-- QEMU-ARGS]` (the root
+//! binary's host `main` and the cargo runner `qemu/run.sh`), not here.
 
 mod analysis;
 mod mapscale;
@@ -17,7 +19,7 @@ mod study;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <bench|report|run|test|map-scale> [options]
+const USAGE: &str = "usage: cargo xtask <bench|report|test|map-scale> [options]
   bench      the A/B study: exact instruction counts (-icount) and wall-clock
              boots with bootstrap intervals; files under target/bench/<time>/
              --quick             a small matrix (seconds; used by the tests)
@@ -34,8 +36,6 @@ const USAGE: &str = "usage: cargo xtask <bench|report|run|test|map-scale> [optio
              --update-readme     put the terminal report into README.md's study block
   report     LOG... [--out DIR] [--baseline DIR] [--raw]: the same report from
              console logs (QEMU output or a board's serial capture)
-  run        [--raw] [-- QEMU-ARGS]: boot once on QEMU virt; records go to
-             target/run/, the terminal shows the stage's human output
   test       [CARGO-TEST-ARGS]: build the stage and run host and in-QEMU tests
   map-scale  [--quick]: linear map build time and tables against RAM size";
 
@@ -49,7 +49,6 @@ fn main() -> ExitCode {
     let r = match cmd.as_str() {
         "bench" => study::bench(rest),
         "report" => study::report(rest),
-        "run" => run(rest),
         "test" => test(rest),
         "map-scale" => mapscale::main(rest),
         "-h" | "--help" | "help" => {
@@ -102,69 +101,6 @@ pub fn take_flag(args: &mut Vec<String>, name: &str) -> bool {
     let before = args.len();
     args.retain(|a| a != name);
     args.len() != before
-}
-
-/// `cargo xtask run`: one boot on QEMU virt with the stage's defaults;
-/// human lines on the terminal as they come, records to target/run/.
-fn run(args: &[String]) -> Result<u8, String> {
-    let mut args = args.to_vec();
-    let raw = take_flag(&mut args, "--raw");
-    let qemu_args: Vec<String> = match args.iter().position(|a| a == "--") {
-        Some(i) => args.split_off(i).into_iter().skip(1).collect(),
-        None => Vec::new(),
-    };
-    if let Some(a) = args.first() {
-        return Err(format!(
-            "run: unexpected argument '{a}' (QEMU arguments go after --)"
-        ));
-    }
-    let image = mmu_reloc_host::make_image(&stage_elf(None)?)?;
-    let timeout = std::env::var("MMU_RELOC_TIMEOUT")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(600);
-    let q = mmu_reloc_host::Qemu::virt()
-        .kernel(&image)
-        .args(&qemu_args)
-        .timeout(std::time::Duration::from_secs(timeout));
-    let cmdline = q.command_line();
-    let r = q.run_with(|l| {
-        if raw || !l.contains("{\"record\"") {
-            println!("{l}");
-        }
-    });
-    // QEMU's stderr (its own messages, or the stage's semihosting console
-    // when there is no UART) comes after the run.
-    if let Some((_, err)) = r.output.split_once("\n--- qemu stderr ---\n") {
-        for l in err.lines().filter(|l| raw || !l.contains("{\"record\"")) {
-            eprintln!("{l}");
-        }
-    }
-    let dir = mmu_reloc_host::repo_root().join("target/run");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let jsonl: String = r.records.iter().map(|v| format!("{v}\n")).collect();
-    write(&dir.join("records.jsonl"), &jsonl)?;
-    write(
-        &dir.join("console.log"),
-        &format!("# {cmdline}\n{}", r.output),
-    )?;
-    for d in &r.damaged {
-        eprintln!(
-            "run: damaged record on line {}: {} ({})",
-            d.line, d.text, d.reason
-        );
-    }
-    eprintln!(
-        "run: {} records -> {}/records.jsonl (console: console.log); {:.1} s",
-        r.records.len(),
-        dir.display(),
-        r.elapsed.as_secs_f64()
-    );
-    if r.timed_out {
-        eprintln!("run: timed out after {timeout} s (MMU_RELOC_TIMEOUT)");
-        return Ok(124);
-    }
-    Ok(r.status.map_or(1, |s| s as u8))
 }
 
 pub fn write(path: &Path, text: &str) -> Result<(), String> {

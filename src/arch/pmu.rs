@@ -7,19 +7,11 @@
 use core::arch::asm;
 
 use aarch64_cpu::registers::{ID_AA64DFR0_EL1, MDCR_EL2};
+use mmu_reloc::mmu::Regime;
 use tock_registers::interfaces::{ReadWriteable, Readable};
 
-/// PMCR_EL0 bits: enable, reset event counters, reset cycle counter,
-/// 64-bit cycle counter.
-const PMCR_E: u64 = 1 << 0;
-const PMCR_P: u64 = 1 << 1;
-const PMCR_C: u64 = 1 << 2;
-const PMCR_LC: u64 = 1 << 6;
-/// PMCNTENSET_EL0: the cycle counter (bit 31) and event counter 0.
-const CNTEN_CYCLES: u64 = 1 << 31;
-const CNTEN_EVENT0: u64 = 1 << 0;
-/// PMEVTYPER/PMCCFILTR filter: also count at EL2.
-const FILTER_NSH: u64 = 1 << 27;
+use super::sysreg::{PMCNTEN, PMCR_EL0, PMEVTYPER, pmcr_el0};
+
 /// Common architectural event: instruction architecturally executed.
 pub const EVENT_INST_RETIRED: u64 = 0x08;
 
@@ -35,23 +27,16 @@ pub fn present() -> bool {
     v != 0 && v != 0xf
 }
 
-/// PMCR_EL0.N: how many event counters are implemented.
-const PMCR_N_SHIFT: u64 = 11;
-const PMCR_N_MASK: u64 = 0x1f;
-
 /// Resets and starts both counters.
 pub fn start() {
     if !present() {
         return;
     }
-    if crate::arch::current_el() == 2 {
+    if super::current_regime() == Regime::El2 {
         // Counters at or above MDCR_EL2.HPMN belong to EL2 and ignore
         // PMCR_EL0.E: give every counter to the normal range, so event
         // counter 0 is enabled whatever the firmware left in HPMN.
-        let pmcr: u64;
-        // SAFETY: reading PMCR_EL0 has no side effects.
-        unsafe { asm!("mrs {}, pmcr_el0", out(reg) pmcr, options(nostack, nomem)) };
-        MDCR_EL2.modify(MDCR_EL2::HPMN.val((pmcr >> PMCR_N_SHIFT) & PMCR_N_MASK));
+        MDCR_EL2.modify(MDCR_EL2::HPMN.val(pmcr_el0().read(PMCR_EL0::N)));
     }
     // SAFETY: PMU registers only; the stage owns the PMU and the filters
     // count at EL1 and EL2 whichever the stage runs at.
@@ -64,10 +49,10 @@ pub fn start() {
             "msr pmcntenset_el0, {en}",
             "isb",
             all = in(reg) u64::from(u32::MAX),
-            ev = in(reg) EVENT_INST_RETIRED | FILTER_NSH,
-            filt = in(reg) FILTER_NSH,
-            pmcr = in(reg) PMCR_E | PMCR_P | PMCR_C | PMCR_LC,
-            en = in(reg) CNTEN_CYCLES | CNTEN_EVENT0,
+            ev = in(reg) (PMEVTYPER::EVT.val(EVENT_INST_RETIRED) + PMEVTYPER::NSH::SET).value,
+            filt = in(reg) PMEVTYPER::NSH::SET.value,
+            pmcr = in(reg) (PMCR_EL0::E::SET + PMCR_EL0::P::SET + PMCR_EL0::C::SET + PMCR_EL0::LC::SET).value,
+            en = in(reg) (PMCNTEN::C::SET + PMCNTEN::P0::SET).value,
             options(nostack),
         );
     }

@@ -7,16 +7,26 @@ use mmu_reloc::record::Record;
 use mmu_reloc::region::Region;
 use mmu_reloc::relocate::{check_guards, xxh64};
 
+use crate::arch::BootCpuCell;
 use crate::arch::mem::IdentityMem;
-use crate::board::BootCpuCell;
 use crate::board::console::Console;
 
-static DTB: BootCpuCell<Option<(&'static [u8], u64)>> = BootCpuCell::new(None);
+/// The DTB as the loader passed it, and its hash then.
+#[derive(Clone, Copy)]
+struct WatchedDtb {
+    blob: &'static [u8],
+    hash: u64,
+}
+
+static DTB: BootCpuCell<Option<WatchedDtb>> = BootCpuCell::new(None);
 static GUARDS: BootCpuCell<&'static [Region]> = BootCpuCell::new(&[]);
 
 /// Remembers the DTB's hash at entry.
 pub fn watch_dtb(blob: &'static [u8]) {
-    DTB.set(Some((blob, xxh64(blob, 0))));
+    DTB.set(Some(WatchedDtb {
+        blob,
+        hash: xxh64(blob, 0),
+    }));
 }
 
 /// Remembers the guard regions once they are filled.
@@ -29,9 +39,9 @@ pub fn watch_guards(guards: &[Region]) {
 pub fn check() -> bool {
     let mut checked = 0u64;
     let mut dtb_intact = true;
-    if let Some((blob, hash)) = DTB.get() {
-        dtb_intact = xxh64(blob, 0) == hash;
-        checked += blob.len() as u64;
+    if let Some(d) = DTB.get() {
+        dtb_intact = xxh64(d.blob, 0) == d.hash;
+        checked += d.blob.len() as u64;
     }
     let guards = check_guards(&IdentityMem, GUARDS.get());
     checked += guards.checked;

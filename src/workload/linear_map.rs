@@ -5,12 +5,14 @@
 use alloc::vec::Vec;
 
 use mmu_reloc::cpu::Granule;
-use mmu_reloc::mmu::{self, BuiltMap, Machine, Mapping, MemKind, Policy, Regime};
+use mmu_reloc::mmu::{self, BuiltMap, Machine, Mapping, Policy, Regime};
 use mmu_reloc::record::Record;
 use mmu_reloc::region::Region;
 
-use super::{EXIT_INPUT, EXIT_VERIFY, World, fail};
-use crate::arch::{self, mem::IdentityMem, mmu as hw};
+use mmu_reloc::exit::Error;
+
+use super::{World, timed};
+use crate::arch::{mem::IdentityMem, mmu as hw};
 use crate::board::console::Console;
 use crate::println;
 
@@ -28,10 +30,6 @@ pub fn policy(w: &World<'_>) -> Policy {
         max_leaf: w.args.leaf,
         contig: w.args.contig,
     }
-}
-
-pub fn regime(el: u8) -> Regime {
-    if el == 1 { Regime::El1 } else { Regime::El2 }
 }
 
 /// Ranges no table may occupy: the stage, the DTB, reserved memory, and
@@ -54,37 +52,47 @@ pub fn identity_mappings(w: &World<'_>) -> Vec<Mapping> {
     Mapping::identity(&ram, &devices)
 }
 
-/// Builds `mappings` with tables outside `forbidden`; errors end the run.
-pub fn build(w: &World<'_>, mappings: &[Mapping], forbidden: &[Region]) -> (BuiltMap, u64) {
-    let machine = Machine::from_cpu(&w.cpu, regime(w.el));
-    let t0 = arch::counter();
-    let map = mmu::build(
-        &mut IdentityMem,
-        mappings,
-        &policy(w),
-        &machine,
-        &w.platform.ram,
-        forbidden,
-    )
-    .unwrap_or_else(|e| fail(EXIT_INPUT, format_args!("page tables: {e}")));
-    let ns = arch::ticks_to_ns(arch::counter() - t0);
-    (map, ns)
+/// Builds `mappings` with tables outside `forbidden`; returns the map and
+/// the nanoseconds the build took.
+pub fn build(
+    w: &World<'_>,
+    mappings: &[Mapping],
+    forbidden: &[Region],
+) -> Result<(BuiltMap, u64), Error> {
+    let machine = Machine::from_cpu(&w.cpu, w.regime);
+    let (map, ns) = timed(|| {
+        mmu::build(
+            &mut IdentityMem,
+            mappings,
+            &policy(w),
+            &machine,
+            &w.platform.ram,
+            forbidden,
+        )
+    });
+    Ok((map?, ns))
 }
 
 /// Turns the MMU on under `map` (the MMU must be off), checks it with `AT`
 /// and reports it; a wrong translation ends the run.
-pub fn enable_verified(w: &World<'_>, map: &BuiltMap, forbidden: &[Region], build_ns: u64) {
+pub fn enable_verified(
+    w: &World<'_>,
+    map: &BuiltMap,
+    forbidden: &[Region],
+    build_ns: u64,
+) -> Result<(), Error> {
     // SAFETY: the MMU is off; every map the stage builds identity-maps all
     // RAM (which holds the stage) and the console.
-    unsafe { hw::enable(w.el, map, &written_while_off(w, map)) };
-    let v = verify(w.el, map, w.args.seed);
+    unsafe { hw::enable(w.regime, map, &written_while_off(w, map)) };
+    let v = verify(w.regime, map, w.args.seed);
     report(map, forbidden, build_ns, &v, "linear");
     if v.failures != 0 {
-        fail(
-            EXIT_VERIFY,
-            format_args!("linear map: {} of {} AT checks wrong", v.failures, v.probes),
-        );
+        return Err(Error::verify(format_args!(
+            "linear map: {} of {} AT checks wrong",
+            v.failures, v.probes
+        )));
     }
+    Ok(())
 }
 
 /// Ranges written with the caches off that are read with them on.
@@ -92,15 +100,23 @@ pub fn written_while_off(w: &World<'_>, map: &BuiltMap) -> [Region; 2] {
     [w.stage, map.tables]
 }
 
+/// An address `AT` translated differently from what the builder meant.
+#[derive(Clone, Copy)]
+pub struct ProbeFailure {
+    pub va: u64,
+    pub why: &'static str,
+}
+
 /// Result of checking the live map.
 pub struct Verification {
     pub probes: usize,
     pub failures: usize,
-    pub first_failure: Option<(u64, &'static str)>,
+    /// The first wrong address and what was wrong with it.
+    pub first_failure: Option<ProbeFailure>,
 }
 
 /// Checks every probe address with `AT` against what the builder meant.
-pub fn verify(el: u8, map: &BuiltMap, seed: u64) -> Verification {
+pub fn verify(regime: Regime, map: &BuiltMap, seed: u64) -> Verification {
     let probes = mmu::probes(map, seed, RANDOM_PROBES);
     let mut v = Verification {
         probes: probes.len(),
@@ -108,23 +124,18 @@ pub fn verify(el: u8, map: &BuiltMap, seed: u64) -> Verification {
         first_failure: None,
     };
     for p in &probes {
-        let got = hw::translate(el, p.va);
+        let got = hw::translate(regime, p.va);
         let why = match (p.expect, got) {
             (None, Err(_)) => None,
             (None, Ok(_)) => Some("hole translated"),
             (Some(_), Err(_)) => Some("mapped address faulted"),
-            (Some(e), Ok((pa, _))) if pa != e.pa => Some("wrong PA"),
-            (Some(e), Ok((_, attr))) => {
-                let want = match e.kind {
-                    MemKind::Normal => mmu::MAIR_NORMAL_WB,
-                    MemKind::Device => mmu::MAIR_DEVICE_NGNRE,
-                };
-                (attr != want).then_some("wrong memory attributes")
-            }
+            (Some(e), Ok(t)) if t.pa != e.pa => Some("wrong PA"),
+            (Some(e), Ok(t)) => (t.attr != e.kind.mair_attr()).then_some("wrong memory attributes"),
         };
         if let Some(why) = why {
             v.failures += 1;
-            v.first_failure.get_or_insert((p.va, why));
+            v.first_failure
+                .get_or_insert(ProbeFailure { va: p.va, why });
         }
     }
     v
@@ -143,13 +154,13 @@ pub fn coherence_check(w: &World<'_>, map: &BuiltMap) -> bool {
     let on_ok = buf.iter().enumerate().all(|(i, v)| *v == pattern(1, i));
     // SAFETY: the stage (image, heap holding `buf`, stack) is cleaned and
     // stays identity-mapped across the switch.
-    unsafe { hw::disable(w.el, &[w.stage]) };
+    unsafe { hw::disable(w.regime, &[w.stage]) };
     let off_ok = buf.iter().enumerate().all(|(i, v)| *v == pattern(1, i));
     buf.iter_mut()
         .enumerate()
         .for_each(|(i, v)| *v = pattern(2, i));
     // SAFETY: same map as before; everything written since is in `w.stage`.
-    unsafe { hw::enable(w.el, map, &written_while_off(w, map)) };
+    unsafe { hw::enable(w.regime, map, &written_while_off(w, map)) };
     let back_ok = buf.iter().enumerate().all(|(i, v)| *v == pattern(2, i));
     on_ok && off_ok && back_ok
 }
@@ -162,22 +173,17 @@ pub fn report_unverified(map: &BuiltMap, forbidden: &[Region], build_ns: u64, na
         failures: 0,
         first_failure: None,
     };
-    report_with(map, forbidden, build_ns, &none, name, false)
+    print_map(map, build_ns, &none, name);
+    map_record(map, forbidden, build_ns, &none, name, false);
 }
 
 /// Human summary and the `map` record.
 pub fn report(map: &BuiltMap, forbidden: &[Region], build_ns: u64, v: &Verification, name: &str) {
-    report_with(map, forbidden, build_ns, v, name, v.failures == 0)
+    print_map(map, build_ns, v, name);
+    map_record(map, forbidden, build_ns, v, name, v.failures == 0);
 }
 
-fn report_with(
-    map: &BuiltMap,
-    forbidden: &[Region],
-    build_ns: u64,
-    v: &Verification,
-    name: &str,
-    verified: bool,
-) {
+fn print_map(map: &BuiltMap, build_ns: u64, v: &Verification, name: &str) {
     println!(
         "map {name}: granule {}, T0SZ {}, {} levels from L{}, PA {} bits, tables {} ({} bytes, minimum {})",
         map.granule,
@@ -201,10 +207,20 @@ fn report_with(
         v.probes,
         v.failures,
         match v.first_failure {
-            Some((va, why)) => alloc::format!(" (first {va:#x}: {why})"),
+            Some(f) => alloc::format!(" (first {:#x}: {})", f.va, f.why),
             None => alloc::string::String::new(),
         }
     );
+}
+
+fn map_record(
+    map: &BuiltMap,
+    forbidden: &[Region],
+    build_ns: u64,
+    v: &Verification,
+    name: &str,
+    verified: bool,
+) {
     Record::new(&mut Console, "map")
         .str("name", name)
         .str("granule", map.granule.name())

@@ -1,0 +1,123 @@
+// Macros shared by asm/copy.S (the measured loops) and asm/handoff.S (the
+// same loops as the final copy): page-copy kernels, the walkers, and the
+// destination-page cache maintenance (on asm/cache.S). Each
+// global_asm! that uses them includes this file first; the guard keeps a
+// second inclusion in the same assembly from redefining them.
+//
+// Register roles (both walkers):
+//   x0   in: list head / run array; out: pages copied
+//   x1   in (contig): number of runs
+//   x2   in: D-cache line size in bytes (CTR_EL0.DminLine, from Rust)
+//   x9   pages copied so far (read by the exception handler)
+//   x10  current entry (ind-list)
+//   x11  next-entry pointer (ind-list) / run pointer (contig)
+//   x12  destination cursor
+//   x13  source cursor
+//   x14  bytes left in the run (contig)
+//   x3-x8, x15-x17, q0-q3  scratch
+
+    .ifndef .Lmmu_reloc_macros
+    .set    .Lmmu_reloc_macros, 1
+
+// Copy one PAGE_SIZE page from x13 to x12, advancing both by PAGE_SIZE.
+    .macro COPY_PAGE_LINUX
+    add     x15, x13, #{PAGE_SIZE}
+9:  ldp     x3, x4, [x13]
+    ldp     x5, x6, [x13, #16]
+    ldp     x7, x8, [x13, #32]
+    ldp     x16, x17, [x13, #48]
+    add     x13, x13, #64
+    stnp    x3, x4, [x12]
+    stnp    x5, x6, [x12, #16]
+    stnp    x7, x8, [x12, #32]
+    stnp    x16, x17, [x12, #48]
+    add     x12, x12, #64
+    cmp     x13, x15
+    b.ne    9b
+    .endm
+
+    .macro COPY_PAGE_LDPQ
+    add     x15, x13, #{PAGE_SIZE}
+9:  ldp     q0, q1, [x13]
+    ldp     q2, q3, [x13, #32]
+    stp     q0, q1, [x12]
+    stp     q2, q3, [x12, #32]
+    ldp     q0, q1, [x13, #64]
+    ldp     q2, q3, [x13, #96]
+    add     x13, x13, #128
+    stp     q0, q1, [x12, #64]
+    stp     q2, q3, [x12, #96]
+    add     x12, x12, #128
+    cmp     x13, x15
+    b.ne    9b
+    .endm
+
+// Clean and invalidate the page just written, [x12 - PAGE_SIZE, x12).
+    .macro CLEAN_DEST_PAGE
+    sub     x15, x12, #{PAGE_SIZE}
+    DCACHE_BY_LINE civac, x15, x12, x2
+    .endm
+
+// Invalidate the page about to be written, [x12, x12 + PAGE_SIZE), to the
+// PoC, as pre-5.13 relocate_kernel.S did before each copy.
+    .macro INVAL_DEST_PAGE
+    add     x15, x12, #{PAGE_SIZE}
+    mov     x17, x12
+    DCACHE_BY_LINE ivac, x17, x15, x2
+    dsb     sy
+    .endm
+
+// Walk the kimage list at x0 with copy kernel `copy`; falls through with
+// x9 = pages copied and every destination line cleaned to the PoC (or,
+// `legacy`, invalidated before it was written).
+    .macro IND_LIST_WALK copy, legacy=0
+    mov     x9, xzr
+    mov     x10, x0                 // the head is itself an entry
+    mov     x11, xzr
+1:  tbnz    x10, #{IND_DONE_BIT}, 5f
+    and     x16, x10, #{PAGE_MASK}  // address part of the entry
+    tbz     x10, #{IND_INDIRECTION_BIT}, 2f
+    mov     x11, x16                // continue in that list page
+    b       4f
+2:  tbz     x10, #{IND_DESTINATION_BIT}, 3f
+    mov     x12, x16
+    b       4f
+3:  tbz     x10, #{IND_SOURCE_BIT}, 4f
+    mov     x13, x16
+    .if \legacy
+    INVAL_DEST_PAGE
+    .endif
+    \copy
+    .if !\legacy
+    CLEAN_DEST_PAGE
+    .endif
+    add     x9, x9, #1
+4:  ldr     x10, [x11], #8
+    b       1b
+5:  dsb     sy                      // all cleans complete
+    .endm
+
+// Copy x1 runs of (src, dest, bytes) triples at x0, bytes a multiple of
+// PAGE_SIZE; falls through like IND_LIST_WALK.
+    .macro CONTIG_WALK copy
+    mov     x9, xzr
+    mov     x11, x0
+    cbz     x1, 3f
+1:  ldr     x14, [x11, #{RUN_LEN}]
+    ldp     x13, x12, [x11], #{RUN_SIZE} // src_va, dest_pa: the first two fields
+    cbz     x14, 2f
+0:  \copy
+    CLEAN_DEST_PAGE
+    add     x9, x9, #1
+    subs    x14, x14, #{PAGE_SIZE}
+    b.ne    0b
+2:  subs    x1, x1, #1
+    b.ne    1b
+3:  dsb     sy
+    .endm
+
+    .macro IND_LIST_WALK_LEGACY copy
+    IND_LIST_WALK \copy, 1
+    .endm
+
+    .endif

@@ -1,0 +1,125 @@
+//! The benchmark's configuration matrix and its baseline, from bootargs:
+//! which (strategy, copy kernel, MMU state, leaf policy) runs, in which
+//! order, and which one the others are compared with. Pure, so the rules
+//! (legacy only with the MMU off, `leaves=` only for the ind-list MMU-on
+//! runs) are tested on the host.
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+
+use crate::bootargs::{BootArgs, CopyKernel, OnOff, Strategy};
+
+/// One benchmark configuration. `sweep` picks a `leaves=` map for the
+/// ind-list loop with the MMU on (`None`: the linear map).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub strategy: Strategy,
+    pub kernel: CopyKernel,
+    pub mmu: bool,
+    pub sweep: Option<usize>,
+}
+
+const ALL_STRATEGIES: [Strategy; 3] = [Strategy::IndList, Strategy::Contiguous, Strategy::Legacy];
+
+/// The configurations a benchmark runs, MMU on first: with `leaves=`, the
+/// ind-list MMU-on runs go once per largest-leaf policy instead; legacy
+/// runs only with the MMU off (Linux only ever ran it so).
+pub fn configs(args: &BootArgs) -> Vec<Config> {
+    let strategies: Vec<Strategy> = args
+        .strategy
+        .map_or(ALL_STRATEGIES.to_vec(), |s| alloc::vec![s]);
+    let kernels: &[CopyKernel] = match args.copy {
+        Some(CopyKernel::CopyPage) => &[CopyKernel::CopyPage],
+        Some(CopyKernel::LdpQ) => &[CopyKernel::LdpQ],
+        None => &CopyKernel::ALL,
+    };
+    let mmu: &[bool] = match args.mmu {
+        OnOff::On => &[true],
+        OnOff::Off => &[false],
+        OnOff::Both => &[true, false],
+    };
+    let sweeps: Vec<Option<usize>> = if args.leaves.is_empty() {
+        alloc::vec![None]
+    } else {
+        (0..args.leaves.len()).map(Some).collect()
+    };
+    let mut out = Vec::new();
+    for &mmu in mmu {
+        for &strategy in &strategies {
+            if strategy == Strategy::Legacy && mmu {
+                continue;
+            }
+            let swept = strategy == Strategy::IndList && mmu;
+            for &kernel in kernels {
+                for &sweep in if swept { &sweeps[..] } else { &[None][..] } {
+                    out.push(Config {
+                        strategy,
+                        kernel,
+                        mmu,
+                        sweep,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The index of the baseline among `configs`: Linux <= 5.12's loop
+/// (legacy, copy_page, MMU off), or the list walk with the MMU off when
+/// legacy did not run; `None` when neither ran.
+pub fn baseline(configs: &[Config]) -> Option<usize> {
+    [Strategy::Legacy, Strategy::IndList].iter().find_map(|s| {
+        configs
+            .iter()
+            .position(|c| (c.strategy, c.kernel, c.mmu) == (*s, CopyKernel::CopyPage, false))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bootargs::parse;
+
+    fn matrix(cmdline: &str) -> Vec<Config> {
+        configs(&parse(cmdline).unwrap().args)
+    }
+
+    #[test]
+    fn default_runs_everything_but_legacy_with_the_mmu_on() {
+        let m = matrix("");
+        // MMU on: ind-list, contiguous; off: all three; two kernels each.
+        assert_eq!(m.len(), 2 * 2 + 3 * 2);
+        assert!(!m.iter().any(|c| c.strategy == Strategy::Legacy && c.mmu));
+        assert!(m.iter().take(4).all(|c| c.mmu), "MMU on first");
+        assert!(m.iter().all(|c| c.sweep.is_none()));
+        let b = baseline(&m).unwrap();
+        assert_eq!(
+            (m[b].strategy, m[b].kernel, m[b].mmu),
+            (Strategy::Legacy, CopyKernel::CopyPage, false)
+        );
+    }
+
+    #[test]
+    fn leaves_sweep_only_the_ind_list_mmu_on_runs() {
+        let m = matrix("leaves=1g,2m,4k copy=copy_page");
+        let swept: Vec<_> = m.iter().filter(|c| c.sweep.is_some()).collect();
+        assert_eq!(swept.len(), 3);
+        assert!(
+            swept
+                .iter()
+                .all(|c| c.strategy == Strategy::IndList && c.mmu)
+        );
+        assert_eq!(m.len(), 3 + 1 + 3);
+    }
+
+    #[test]
+    fn baseline_falls_back_to_the_list_walk_then_none() {
+        let m = matrix("strategy=ind-list");
+        let b = baseline(&m).unwrap();
+        assert_eq!((m[b].strategy, m[b].mmu), (Strategy::IndList, false));
+        assert_eq!(baseline(&matrix("mmu=on")), None);
+        assert!(matrix("strategy=legacy mmu=on").is_empty());
+    }
+}
