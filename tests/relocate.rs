@@ -1,6 +1,6 @@
 //! Relocation in QEMU: every strategy and copy kernel, MMU on and off,
 //! verified byte for byte by the stage (page hashes, guard pages), and the
-//! A/B report's records.
+//! A/B report's records (the host report is tested in xtask/tests).
 
 mod common;
 
@@ -177,74 +177,4 @@ fn leaf_sweep_switches_maps_break_before_make() {
         .filter(|m| m["name"] == "linear-sweep")
         .count();
     assert_eq!(sweep_maps, 3);
-}
-
-#[test]
-fn host_report_from_two_boots() {
-    // Two boots, as one would collect across reboots, fed to the report.
-    let icount = ["-icount", "shift=0,align=off,sleep=off"];
-    let a = Qemu::virt()
-        .args(icount)
-        .append("size=1M segments=1 trials=2 mmu=off")
-        .run();
-    let b = Qemu::virt()
-        .args(icount)
-        .append("size=1M segments=1 trials=1 mmu=off")
-        .run();
-    a.expect_status(0);
-    b.expect_status(0);
-    let dir = common::scratch("report");
-    let log = dir.join("runs.log");
-    std::fs::write(&log, format!("{}\n{}", a.output, b.output)).unwrap();
-    let out = dir.join("out");
-    let st = std::process::Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/report.py"))
-        .arg("--out")
-        .arg(&out)
-        .arg(&log)
-        .output()
-        .expect("run python3 scripts/report.py");
-    let stdout = String::from_utf8_lossy(&st.stdout);
-    assert!(
-        st.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
-    // legacy, ind-list and contiguous x 2 kernels, MMU off: 6 configurations
-    // x 3 runs.
-    let results = std::fs::read_to_string(out.join("results.csv")).unwrap();
-    assert_eq!(results.lines().count(), 1 + 6 * 3, "{results}");
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
-    let rows = summary["summary"].as_array().unwrap();
-    assert_eq!(rows.len(), 6);
-    for r in rows {
-        assert_eq!(r["n"], 3);
-        assert_eq!(r["verified"], true);
-        // -icount: time is instructions, but read from the generic timer
-        // (62.5 MHz on cortex-a72), so two runs may differ by one tick.
-        let spread = r["max_ns"].as_u64().unwrap() - r["min_ns"].as_u64().unwrap();
-        assert!(spread <= 16, "more than one timer tick apart: {r}");
-        assert!(r["insns_per_page"].as_u64().unwrap() > 600);
-    }
-    // Instruction counts, though, repeat exactly across runs and boots.
-    let mut insns: std::collections::HashMap<(String, String), Vec<String>> = Default::default();
-    let header: Vec<&str> = results.lines().next().unwrap().split(',').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    for line in results.lines().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        let key = (f[col("strategy")].to_string(), f[col("copy")].to_string());
-        insns
-            .entry(key)
-            .or_default()
-            .push(f[col("insns")].to_string());
-    }
-    for (key, v) in &insns {
-        assert!(v.iter().all(|i| i == &v[0]), "{key:?}: {v:?}");
-    }
-    assert!(
-        std::fs::read_to_string(out.join("report.svg"))
-            .unwrap()
-            .contains("<svg")
-    );
 }

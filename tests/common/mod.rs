@@ -1,19 +1,15 @@
-//! In-QEMU test harness: boots the stage image with a hard timeout, kills
-//! QEMU when the run ends (or the test panics), and parses the stage's
-//! `{"record":...}` lines.
+//! In-QEMU test harness: the stage image under test and the tests' QEMU
+//! machines. Running QEMU (timeout, kill on drop) and reading the stage's
+//! records live in the shared host crate (`host/`, also used by xtask).
 #![allow(dead_code)]
 
-use std::io::Read;
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use mmu_reloc::fdt::build::Tree;
-use serde_json::Value;
-
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+pub use mmu_reloc_host::Run;
 
 fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -26,27 +22,13 @@ pub fn stage() -> &'static (PathBuf, PathBuf) {
     STAGE.get_or_init(|| {
         let elf = match std::env::var_os("MMU_RELOC_ELF") {
             Some(p) => PathBuf::from(p),
-            None => {
-                let dir = manifest_dir().join("target/qemu-tests");
-                let ok = Command::new(env!("CARGO"))
-                    .args(["build", "--release", "--target", "aarch64-unknown-none"])
-                    .env("CARGO_TARGET_DIR", &dir)
-                    .current_dir(manifest_dir())
-                    .status()
-                    .expect("run cargo build for the stage")
-                    .success();
-                assert!(ok, "building the stage image failed");
-                dir.join("aarch64-unknown-none/release/mmu-reloc")
-            }
+            None => mmu_reloc_host::build_stage(
+                Path::new(env!("CARGO")),
+                Some(&manifest_dir().join("target/qemu-tests")),
+            )
+            .unwrap_or_else(|e| panic!("{e}")),
         };
-        let image = elf.with_extension("Image");
-        let ok = Command::new(manifest_dir().join("qemu/mkimage.sh"))
-            .arg(&elf)
-            .arg(&image)
-            .status()
-            .expect("run qemu/mkimage.sh")
-            .success();
-        assert!(ok, "making the raw Image failed");
+        let image = mmu_reloc_host::make_image(&elf).unwrap_or_else(|e| panic!("{e}"));
         (elf, image)
     })
 }
@@ -66,263 +48,20 @@ pub fn scratch(name: &str) -> PathBuf {
     d
 }
 
-/// Kills QEMU when dropped, whatever happened.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-pub struct Qemu {
-    args: Vec<String>,
-    timeout: Duration,
-    kernel: bool,
-    until: Vec<String>,
-    /// Serial ports before the test's own args: the console is on the
-    /// first on virt (PL011) and the second on raspi4b (mini UART).
-    serial: &'static [&'static str],
-}
-
-#[derive(Debug)]
-pub struct Run {
-    /// QEMU's exit status; `None` if it was killed (timeout or `until`).
-    pub status: Option<i32>,
-    /// Every `until` pattern was seen (and QEMU was then killed).
-    pub matched: bool,
-    pub output: String,
-    pub records: Vec<Value>,
-}
+/// The tests' machines with the Image under test as `-kernel`; later
+/// `arg`s win over the defaults (see [`mmu_reloc_host::Qemu`]).
+pub struct Qemu;
 
 impl Qemu {
-    /// `-M virt -cpu cortex-a72 -m 1G` with semihosting, the Image as
-    /// `-kernel`. Later `arg`s win over these defaults.
-    pub fn virt() -> Self {
-        Qemu {
-            args: ["-M", "virt", "-cpu", "cortex-a72", "-m", "1G"]
-                .map(String::from)
-                .to_vec(),
-            timeout: DEFAULT_TIMEOUT,
-            kernel: true,
-            until: Vec::new(),
-            serial: &["-serial", "stdio"],
-        }
+    /// `-M virt -cpu cortex-a72 -m 1G` with semihosting.
+    pub fn virt() -> mmu_reloc_host::Qemu {
+        mmu_reloc_host::Qemu::virt().kernel(image())
     }
 
-    /// QEMU's Raspberry Pi 4 (2 GiB, of which the DTB QEMU passes shows
-    /// 960 MiB) with the Pi 4 DTB; the stage enters at EL2 and prints on
-    /// the mini UART, the second serial port (both ports go to stdout). One TCG thread, so the
-    /// spinning secondaries do not burn the host.
-    pub fn raspi4b() -> Self {
-        let dtb = rpi4_dtb();
-        Qemu {
-            args: vec![
-                "-M".into(),
-                "raspi4b".into(),
-                "-m".into(),
-                "2G".into(),
-                "-accel".into(),
-                "tcg,thread=single".into(),
-                "-dtb".into(),
-                dtb.to_str().unwrap().into(),
-            ],
-            timeout: DEFAULT_TIMEOUT,
-            kernel: true,
-            until: Vec::new(),
-            // Both UARTs on stdout: the stage prints on the mini UART, a
-            // next stage may use the PL011.
-            serial: &[
-                "-chardev",
-                "stdio,mux=on,id=uarts",
-                "-serial",
-                "chardev:uarts",
-                "-serial",
-                "chardev:uarts",
-            ],
-        }
-    }
-
-    pub fn arg(mut self, a: impl AsRef<str>) -> Self {
-        self.args.push(a.as_ref().to_string());
-        self
-    }
-
-    pub fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, a: I) -> Self {
-        for x in a {
-            self = self.arg(x);
-        }
-        self
-    }
-
-    pub fn append(self, cmdline: &str) -> Self {
-        self.arg("-append").arg(cmdline)
-    }
-
-    /// Do not pass the Image with `-kernel` (the test loads it itself).
-    pub fn no_kernel(mut self) -> Self {
-        self.kernel = false;
-        self
-    }
-
-    /// Drop the `-dtb` of [`Qemu::raspi4b`]: without `-kernel` QEMU would
-    /// load it at address 0 (the test loads its own tree as data).
-    pub fn no_dtb(mut self) -> Self {
-        if let Some(i) = self.args.iter().position(|a| a == "-dtb") {
-            self.args.drain(i..i + 2);
-        }
-        self
-    }
-
-    /// Stop (kill QEMU) as soon as the output holds every one of `patterns`
-    /// (for a next stage that never exits by itself).
-    pub fn until(mut self, patterns: &[&str]) -> Self {
-        self.until = patterns.iter().map(|p| p.to_string()).collect();
-        self
-    }
-
-    pub fn timeout(mut self, t: Duration) -> Self {
-        self.timeout = t;
-        self
-    }
-
-    pub fn run(self) -> Run {
-        let mut cmd = Command::new("qemu-system-aarch64");
-        cmd.args(["-display", "none", "-monitor", "none"])
-            .args(self.serial)
-            .args(["-semihosting-config", "enable=on,target=native"]);
-        if self.kernel {
-            cmd.arg("-kernel").arg(image());
-        }
-        cmd.args(&self.args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = KillOnDrop(
-            cmd.spawn()
-                .expect("start qemu-system-aarch64 (run scripts/setup.sh)"),
-        );
-        let mut out = child.0.stdout.take().unwrap();
-        let mut err = child.0.stderr.take().unwrap();
-        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = seen.clone();
-        let reader = std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = out.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        let err_reader = std::thread::spawn(move || {
-            let mut s = Vec::new();
-            let _ = err.read_to_end(&mut s);
-            s
-        });
-        let deadline = Instant::now() + self.timeout;
-        let all_seen = || {
-            let text = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
-            !self.until.is_empty() && self.until.iter().all(|p| text.contains(p.as_str()))
-        };
-        let mut matched = false;
-        let status = loop {
-            if let Some(st) = child.0.try_wait().unwrap() {
-                break st.code();
-            }
-            if all_seen() {
-                matched = true;
-                let _ = child.0.kill();
-                let _ = child.0.wait();
-                break None;
-            }
-            if Instant::now() >= deadline {
-                let _ = child.0.kill();
-                let _ = child.0.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        drop(child);
-        reader.join().unwrap();
-        let mut output = String::from_utf8_lossy(&seen.lock().unwrap()).replace('\r', "");
-        let stderr = String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned();
-        if !stderr.is_empty() {
-            output.push_str("\n--- qemu stderr ---\n");
-            output.push_str(&stderr);
-        }
-        let records = output
-            .lines()
-            .filter(|l| l.starts_with("{\"record\""))
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
-        Run {
-            status,
-            matched,
-            output,
-            records,
-        }
-    }
-}
-
-impl Run {
-    pub fn all(&self, name: &str) -> Vec<&Value> {
-        self.records
-            .iter()
-            .filter(|r| r["record"] == name)
-            .collect()
-    }
-
-    /// The one record called `name`; panics with the whole output if absent.
-    pub fn record(&self, name: &str) -> &Value {
-        self.all(name)
-            .first()
-            .copied()
-            .unwrap_or_else(|| panic!("no {name} record in:\n{}", self.output))
-    }
-
-    /// Asserts the run ended by itself with `code`, and the exit record
-    /// agrees.
-    pub fn expect_status(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.status,
-            Some(code),
-            "unexpected status; output:\n{}",
-            self.output
-        );
-        assert_eq!(
-            self.record("exit")["status"],
-            code,
-            "exit record; output:\n{}",
-            self.output
-        );
-        // Every run that got as far as the platform checks write
-        // containment (DTB hash, guard pages) on its way out.
-        if !self.all("platform").is_empty() {
-            let c = self.record("containment");
-            assert_eq!(c["intact"], true, "containment: {c}");
-            assert!(
-                c["checked_bytes"].as_u64().unwrap() > 0,
-                "containment checked nothing: {c}"
-            );
-        }
-        self
-    }
-
-    /// Asserts an error record whose message contains `needle`, and exit 1.
-    pub fn expect_error(&self, needle: &str) -> &Self {
-        self.expect_status(1);
-        let msg = self.record("error")["msg"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        assert!(
-            msg.contains(needle),
-            "error {msg:?} lacks {needle:?}; output:\n{}",
-            self.output
-        );
-        self
+    /// QEMU's Raspberry Pi 4 with Debian's Pi 4 DTB (console on the mini
+    /// UART, EL2, one TCG thread).
+    pub fn raspi4b() -> mmu_reloc_host::Qemu {
+        mmu_reloc_host::Qemu::raspi4b(&rpi4_dtb()).kernel(image())
     }
 }
 
@@ -344,6 +83,13 @@ pub fn linux_image() -> PathBuf {
             path
         })
         .clone()
+}
+
+/// The Raspberry Pi 4 DTB from Debian's arm64 kernel package, fetched
+/// with the kernel.
+pub fn rpi4_dtb() -> PathBuf {
+    linux_image();
+    manifest_dir().join("target/payloads/bcm2711-rpi-4-b.dtb")
 }
 
 /// The FIT test payload (the cloud kernel + a busybox initramfs, see
@@ -378,13 +124,6 @@ pub fn fit_marker() -> String {
     let digest = Sha256::digest(std::fs::read(busybox).expect("the initramfs tree"));
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     format!("FIT-INITRAMFS-OK sha256={hex}")
-}
-
-/// The Raspberry Pi 4 DTB from Debian's arm64 kernel package, fetched
-/// with the kernel.
-pub fn rpi4_dtb() -> PathBuf {
-    linux_image();
-    manifest_dir().join("target/payloads/bcm2711-rpi-4-b.dtb")
 }
 
 /// Dumps QEMU virt's DTB for the given machine options and command line.

@@ -1,0 +1,126 @@
+//! `cargo xtask`: mmu-reloc's host command. It owns the QEMU command line
+//! (through the shared `mmu-reloc-host` crate), the reading of records and
+//! the statistics; the stage only prints records.
+//!
+//!   cargo xtask bench [OPTIONS]        the A/B study (exact + wall-clock)
+//!   cargo xtask report [OPTIONS] LOG.. the same report from console logs
+//!   cargo xtask test [CARGO-TEST-ARGS] build the stage, run every test
+//!   cargo xtask map-scale [--quick]    linear-map build time against RAM size
+//!
+//! One boot by hand is `cargo run --release [-- QEMU-ARGS]` (the root
+//! binary's host `main` and the cargo runner `qemu/run.sh`), not here.
+
+mod analysis;
+mod mapscale;
+mod output;
+mod plots;
+mod study;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "usage: cargo xtask <bench|report|test|map-scale> [options]
+  bench      the A/B study: exact instruction counts (-icount) and wall-clock
+             boots with bootstrap intervals; files under target/bench/<time>/
+             --quick             a small matrix (seconds; used by the tests)
+             --wall-boots N      wall-clock boots (default 3)
+             --trials N          trials per wall-clock boot, first is warm-up (default 6)
+             --size S            wall-clock payload size (default 8M)
+             --sweep LIST        extra sizes for the size sweep, `none` for none (default 1M,4M,32M)
+             --exact-size S      payload of the exact boots (default 4M)
+             --cpu C             QEMU -cpu (default cortex-a72)
+             --baseline DIR      compare with an earlier study's directory
+             --out DIR           output directory (default target/bench/<time>)
+             --elf PATH          use this stage ELF instead of building it
+             --raw               also print every record on the terminal
+             --update-readme     put the terminal report into README.md's study block
+  report     LOG... [--out DIR] [--baseline DIR] [--raw]: the same report from
+             console logs (QEMU output or a board's serial capture)
+  test       [CARGO-TEST-ARGS]: build the stage and run host and in-QEMU tests
+  map-scale  [--quick]: linear map build time and tables against RAM size";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(cmd) = args.first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(1);
+    };
+    let rest = &args[1..];
+    let r = match cmd.as_str() {
+        "bench" => study::bench(rest),
+        "report" => study::report(rest),
+        "test" => test(rest),
+        "map-scale" => mapscale::main(rest),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(0)
+        }
+        other => Err(format!("unknown command '{other}'\n{USAGE}")),
+    };
+    match r {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The cargo that runs us (so the pinned toolchain builds the stage).
+pub fn cargo() -> PathBuf {
+    std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
+}
+
+/// The stage ELF: `--elf`/`MMU_RELOC_ELF`, or a fresh release build.
+pub fn stage_elf(given: Option<&Path>) -> Result<PathBuf, String> {
+    match given
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("MMU_RELOC_ELF").map(PathBuf::from))
+    {
+        Some(p) if p.exists() => Ok(p),
+        Some(p) => Err(format!("stage ELF {} does not exist", p.display())),
+        None => mmu_reloc_host::build_stage(&cargo(), None),
+    }
+}
+
+/// Takes `--name VALUE` out of `args`.
+pub fn take_opt(args: &mut Vec<String>, name: &str) -> Result<Option<String>, String> {
+    match args.iter().position(|a| a == name) {
+        None => Ok(None),
+        Some(i) if i + 1 < args.len() => {
+            let v = args.remove(i + 1);
+            args.remove(i);
+            Ok(Some(v))
+        }
+        Some(_) => Err(format!("{name} needs a value")),
+    }
+}
+
+/// Takes the flag `name` out of `args`.
+pub fn take_flag(args: &mut Vec<String>, name: &str) -> bool {
+    let before = args.len();
+    args.retain(|a| a != name);
+    args.len() != before
+}
+
+pub fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// `cargo xtask test`: the stage built once, then every test of the
+/// workspace (host unit tests, in-QEMU tests, xtask's own) against it.
+fn test(args: &[String]) -> Result<u8, String> {
+    let elf = stage_elf(None)?;
+    let mut cmd = Command::new(cargo());
+    cmd.args(["test", "--release", "--locked", "--target", "host-tuple"]);
+    if args.is_empty() {
+        cmd.arg("--workspace");
+    }
+    cmd.args(args)
+        .env("MMU_RELOC_ELF", &elf)
+        .current_dir(mmu_reloc_host::repo_root());
+    let st = cmd
+        .status()
+        .map_err(|e| format!("cannot run cargo test: {e}"))?;
+    Ok(st.code().unwrap_or(1) as u8)
+}
