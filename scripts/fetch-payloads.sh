@@ -6,6 +6,11 @@
 # under target/apt-arm64/; the system's sources and apt.conf.d are used
 # read-only. Idempotent: when both files are there it only prints them.
 #
+#   bash scripts/fetch-payloads.sh rpi-firmware
+#   -> target/payloads/rpi-firmware/{start4.elf,fixup4.dat,copyright}
+#      (the Raspberry Pi 4 boot firmware from Debian's raspi-firmware, in
+#      the non-free-firmware component, for `cargo xtask sdcard`; only this)
+#
 #   bash scripts/fetch-payloads.sh
 #   -> target/payloads/vmlinuz-cloud-arm64     (arm64 Image, "ARM\x64" at 0x38)
 #      target/payloads/bcm2711-rpi-4-b.dtb
@@ -28,6 +33,12 @@ out=$PWD/target/payloads
 kernel=$out/vmlinuz-cloud-arm64
 dtb=$out/bcm2711-rpi-4-b.dtb
 
+fw=$out/rpi-firmware
+if [ "${1:-}" = rpi-firmware ] && [ -s "$fw/start4.elf" ] && [ -s "$fw/fixup4.dat" ] && [ -s "$fw/copyright" ]; then
+    echo "$fw"
+    exit 0
+fi
+
 image_magic_ok() { [ "$(od -An -c -j 56 -N 4 "$1" 2>/dev/null | tr -d ' ')" = 'ARMd' ]; }
 
 fitdir=$out/fit
@@ -36,7 +47,7 @@ fit=$fitdir/boot.itb
 fit_recipe() { cat scripts/fit/boot.its scripts/fit/init | sha256sum | cut -d' ' -f1; }
 fit_ok() { [ -s "$fit" ] && [ "$(cat "$fitdir/recipe" 2>/dev/null)" = "$(fit_recipe)" ]; }
 
-if [ -s "$kernel" ] && [ -s "$dtb" ] && image_magic_ok "$kernel" && fit_ok; then
+if [ "${1:-}" != rpi-firmware ] && [ -s "$kernel" ] && [ -s "$dtb" ] && image_magic_ok "$kernel" && fit_ok; then
     echo "$kernel"
     echo "$dtb"
     echo "$fit"
@@ -50,9 +61,11 @@ done
 host_arch=$(dpkg --print-architecture)
 
 # Private apt state for one architecture: sets $d (its directory) and $o
-# (the options every apt call takes).
+# (the options every apt call takes). With a second argument, a one-line
+# sources.list used instead of the system's sources (state in its own
+# directory, named by the third).
 use_arch() {
-    d=$PWD/target/apt-$1
+    d=$PWD/target/apt-$1${3:+-$3}
     mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/debs" "$out"
     : >> "$d/status"   # an empty dpkg status: nothing is "installed" here
     o=(
@@ -68,6 +81,10 @@ use_arch() {
         -oAPT::Sandbox::User=root
         -qq
     )
+    if [ -n "${2:-}" ]; then
+        echo "$2" > "$d/sources.list"
+        o+=(-oDir::Etc::SourceList="$d/sources.list" -oDir::Etc::SourceParts=/dev/null)
+    fi
 
     # The lists are refreshed once a day at most: kernel ABI names change with
     # point releases and the old .debs leave the mirror.
@@ -78,6 +95,33 @@ use_arch() {
         touch "$stamp"
     fi
 }
+
+# The Pi 4 boot firmware: raspi-firmware is in bookworm's non-free-firmware
+# component, which the system's sources may not name; a private list does.
+# Its licence (copyright file, kept beside it and put on the card) allows
+# redistribution in binary form for use with a Raspberry Pi.
+if [ "${1:-}" = rpi-firmware ]; then
+    key=$(sed -n 's/^Signed-By: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
+    use_arch arm64 "deb [signed-by=${key:-/usr/share/keyrings/debian-archive-keyring.gpg}] http://deb.debian.org/debian bookworm non-free-firmware" nonfree
+    v=$(apt-cache "${o[@]}" policy raspi-firmware | sed -n 's/^ *Candidate: //p')
+    [ -n "$v" ] && [ "$v" != "(none)" ] || { echo "fetch-payloads: no raspi-firmware in non-free-firmware" >&2; exit 1; }
+    f=$(ls "$d/debs/raspi-firmware_${v//:/%3a}_"*.deb 2>/dev/null | head -1 || true)
+    if [ -z "$f" ]; then
+        echo "fetch-payloads: apt-get download raspi-firmware=$v" >&2
+        (cd "$d/debs" && apt-get "${o[@]}" download "raspi-firmware=$v" >&2)
+        f=$(ls "$d/debs/raspi-firmware_${v//:/%3a}_"*.deb | head -1)
+    fi
+    x=$(mktemp -d "$out/.fw.XXXXXX")
+    dpkg-deb -x "$f" "$x"
+    mkdir -p "$fw"
+    cp "$x/usr/lib/raspi-firmware/start4.elf" "$x/usr/lib/raspi-firmware/fixup4.dat" "$fw/"
+    cp "$x/usr/share/doc/raspi-firmware/copyright" "$fw/copyright"
+    rm -rf "$x"
+    echo "fetch-payloads: $(basename "$f") -> $fw" >&2
+    echo "$fw"
+    exit 0
+fi
+
 use_arch arm64
 
 # linux-image-cloud-arm64 -> linux-image-6.1.0-N-cloud-arm64

@@ -6,6 +6,7 @@
 //!   cargo xtask report [OPTIONS] LOG.. the same report from console logs
 //!   cargo xtask test [CARGO-TEST-ARGS] build the stage, run every test
 //!   cargo xtask map-scale [--quick]    linear-map build time against RAM size
+//!   cargo xtask sdcard [OPTIONS]       a Raspberry Pi 4 boot partition
 //!
 //! One boot by hand is `cargo run --release [-- QEMU-ARGS]` (the root
 //! binary's host `main` and the cargo runner `qemu/run.sh`), not here.
@@ -14,12 +15,13 @@ mod analysis;
 mod mapscale;
 mod output;
 mod plots;
+mod sdcard;
 mod study;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <bench|report|test|map-scale> [options]
+const USAGE: &str = "usage: cargo xtask <bench|report|test|map-scale|sdcard> [options]
   bench      the A/B study: exact instruction counts (-icount) and wall-clock
              boots with bootstrap intervals; files under target/bench/<time>/
              --quick             a small matrix (seconds; used by the tests)
@@ -37,7 +39,10 @@ const USAGE: &str = "usage: cargo xtask <bench|report|test|map-scale> [options]
   report     LOG... [--out DIR] [--baseline DIR] [--raw]: the same report from
              console logs (QEMU output or a board's serial capture)
   test       [CARGO-TEST-ARGS]: build the stage and run host and in-QEMU tests
-  map-scale  [--quick]: linear map build time and tables against RAM size";
+  map-scale  [--quick]: linear map build time and tables against RAM size
+  sdcard     [--bootargs \"ARGS\"] [--initramfs FILE] [--out DIR] [--size MIB]:
+             a Raspberry Pi 4 boot partition: target/sdcard/boot/ and
+             target/sdcard/sdcard.img (MBR + FAT32), checked after writing";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -51,6 +56,7 @@ fn main() -> ExitCode {
         "report" => study::report(rest),
         "test" => test(rest),
         "map-scale" => mapscale::main(rest),
+        "sdcard" => sdcard::main(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(0)
