@@ -169,8 +169,8 @@ fn mov_imm(rd: u32, v: u64) -> Vec<u32> {
 /// QEMU raspi4b started as the Pi firmware starts a kernel: no `-kernel`
 /// (all four CPUs start at 0 at EL3 and run [`armstub`]), the Image at
 /// 0x200000, `dtb` loaded as data (so QEMU does not rewrite its
-/// `/memory`).
-fn raspi4b_as_firmware(name: &str, enter_mask: u64, dtb: &[u8]) -> common::Run {
+/// `/memory`). Returns the machine, to run or to load more into.
+fn raspi4b_as_firmware(name: &str, enter_mask: u64, dtb: &[u8]) -> mmu_reloc_host::Qemu {
     const LOAD: u64 = 0x20_0000;
     const DTB_AT: u64 = 0x0800_0000;
     let dir = scratch(name);
@@ -191,7 +191,6 @@ fn raspi4b_as_firmware(name: &str, enter_mask: u64, dtb: &[u8]) -> common::Run {
         ))
         .arg("-device")
         .arg(format!("loader,file={},addr={LOAD:#x}", image().display()))
-        .run()
 }
 
 /// Debian's Pi 4 DTB as the firmware hands it on a 2 GB board: `/memory`
@@ -215,7 +214,8 @@ fn raspi4b_started_like_the_firmware_runs_info_and_bench() {
             "entry-firmware",
             0b0001,
             &firmware_dtb(&PI4_2GB, &format!("{args} console=serial0,115200")),
-        );
+        )
+        .run();
         run.expect_status(0);
         let p = run.record("platform");
         assert_eq!(p["el"], 2);
@@ -228,7 +228,7 @@ fn raspi4b_started_like_the_firmware_runs_info_and_bench() {
 /// The boot CPU is whichever enters first, not MPIDR 0.
 #[test]
 fn a_boot_cpu_other_than_cpu0_runs() {
-    let run = raspi4b_as_firmware("entry-cpu2", 0b0100, &firmware_dtb(&PI4_2GB, "mode=info"));
+    let run = raspi4b_as_firmware("entry-cpu2", 0b0100, &firmware_dtb(&PI4_2GB, "mode=info")).run();
     run.expect_status(0);
     assert_eq!(run.record("platform")["boot_cpu"], "0x2", "{}", run.output);
 }
@@ -237,7 +237,7 @@ fn a_boot_cpu_other_than_cpu0_runs() {
 /// the others park.
 #[test]
 fn cpus_entering_together_elect_one() {
-    let run = raspi4b_as_firmware("entry-all", 0b1111, &firmware_dtb(&PI4_2GB, "mode=info"));
+    let run = raspi4b_as_firmware("entry-all", 0b1111, &firmware_dtb(&PI4_2GB, "mode=info")).run();
     run.expect_status(0);
     assert_eq!(run.all("platform").len(), 1, "{}", run.output);
 }
@@ -266,28 +266,7 @@ fn linux_gets_every_cpu(name: &str, enter_mask: u64) {
         PAYLOAD_AT,
         len,
     );
-    let dir = scratch(name);
-    std::fs::write(dir.join("board.dtb"), &dtb).unwrap();
-    std::fs::write(
-        dir.join("armstub.bin"),
-        armstub(enter_mask, 0x0800_0000, 0x20_0000),
-    )
-    .unwrap();
-    let run = Qemu::raspi4b()
-        .no_kernel()
-        .no_dtb()
-        .arg("-device")
-        .arg(format!(
-            "loader,file={},addr=0x0",
-            dir.join("armstub.bin").display()
-        ))
-        .arg("-device")
-        .arg(format!(
-            "loader,file={},addr=0x8000000",
-            dir.join("board.dtb").display()
-        ))
-        .arg("-device")
-        .arg(format!("loader,file={},addr=0x200000", image().display()))
+    let run = raspi4b_as_firmware(name, enter_mask, &dtb)
         .arg("-device")
         .arg(format!(
             "loader,file={},addr={PAYLOAD_AT:#x}",
