@@ -12,6 +12,7 @@
 
 mod analysis;
 mod mapscale;
+mod model;
 mod output;
 mod plots;
 mod study;
@@ -32,10 +33,15 @@ const USAGE: &str = "usage: cargo xtask <bench|report|test|map-scale> [options]
              --baseline DIR      compare with an earlier study's directory
              --out DIR           output directory (default target/bench/<time>)
              --elf PATH          use this stage ELF instead of building it
+             --model M           the model plugin (qemu/model) on the exact boots: a72 (default),
+                                 n1, a parameter file (name=value lines) or none; MODELLED columns
              --raw               also print every record on the terminal
              --update-readme     put the terminal report into README.md's study block
   report     LOG... [--out DIR] [--baseline DIR] [--raw]: the same report from
-             console logs (QEMU output or a board's serial capture)
+             console logs (QEMU output or a board's serial capture); a model
+             plugin's output file (-D FILE) given after its boot's log joins it
+  model-study [--update-readme]: the model's calibration against the published
+             kexec figures and the kexec-list table (MODELLED), README's block
   test       [CARGO-TEST-ARGS]: build the stage and run host and in-QEMU tests
   map-scale  [--quick]: linear map build time and tables against RAM size";
 

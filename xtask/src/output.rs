@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::analysis::{Change, Comparison, Exact, FLOOR_INSNS_PER_PAGE, Study, Wall, size_label};
+use crate::model;
 use crate::plots::{self, Bar, Series};
 
 type Baseline = (PathBuf, Vec<Change>, Vec<String>);
@@ -46,53 +47,62 @@ fn ci_json(ci: Option<mmu_reloc::stats::Interval>) -> Value {
 fn results_csv(s: &Study) -> String {
     let mut out = csv_row(
         &[
-            "boot",
-            "kind",
-            "strategy",
-            "copy",
-            "map",
-            "granule",
-            "leaf",
-            "src_layout",
-            "bytes",
-            "pages",
-            "segments",
-            "trial",
-            "warmup",
-            "ns",
-            "cycles",
-            "insns",
-            "insns_per_page",
-            "table_bytes",
-            "verified",
-            "guard_bytes_checked",
+            &[
+                "boot",
+                "kind",
+                "strategy",
+                "copy",
+                "map",
+                "granule",
+                "leaf",
+                "src_layout",
+                "bytes",
+                "pages",
+                "segments",
+                "trial",
+                "warmup",
+                "ns",
+                "cycles",
+                "insns",
+                "insns_per_page",
+                "table_bytes",
+                "verified",
+                "guard_bytes_checked",
+            ]
+            .map(String::from)[..],
+            &model::results_header(&s.model),
         ]
-        .map(String::from),
+        .concat(),
     );
     for r in &s.runs {
         let v = &r.record;
-        out += &csv_row(&[
-            (r.boot + 1).to_string(),
-            r.kind.clone(),
-            r.key.strategy.clone(),
-            r.key.copy.clone(),
-            r.key.map.clone(),
-            v["granule"].as_str().unwrap_or("").into(),
-            opt(v["leaf"].as_u64()),
-            v["src_layout"].as_str().unwrap_or("").into(),
-            r.key.bytes.to_string(),
-            r.pages.to_string(),
-            opt(v["segments"].as_u64()),
-            r.trial.to_string(),
-            r.warmup.to_string(),
-            r.ns.to_string(),
-            opt(r.cycles),
-            opt(r.insns),
-            opt(r.insns.map(|i| format!("{:.1}", i as f64 / r.pages as f64))),
-            opt(v["table_bytes"].as_u64()),
-            r.verified.to_string(),
-            opt(v["guard_bytes_checked"].as_u64()),
-        ]);
+        out += &csv_row(
+            &[
+                (r.boot + 1).to_string(),
+                r.kind.clone(),
+                r.key.strategy.clone(),
+                r.key.copy.clone(),
+                r.key.map.clone(),
+                v["granule"].as_str().unwrap_or("").into(),
+                opt(v["leaf"].as_u64()),
+                v["src_layout"].as_str().unwrap_or("").into(),
+                r.key.bytes.to_string(),
+                r.pages.to_string(),
+                opt(v["segments"].as_u64()),
+                r.trial.to_string(),
+                r.warmup.to_string(),
+                r.ns.to_string(),
+                opt(r.cycles),
+                opt(r.insns),
+                opt(r.insns.map(|i| format!("{:.1}", i as f64 / r.pages as f64))),
+                opt(v["table_bytes"].as_u64()),
+                r.verified.to_string(),
+                opt(v["guard_bytes_checked"].as_u64()),
+            ]
+            .into_iter()
+            .chain(model::results_cells(&s.model, r))
+            .collect::<Vec<_>>(),
+        );
     }
     out
 }
@@ -100,74 +110,88 @@ fn results_csv(s: &Study) -> String {
 fn summary_csv(s: &Study) -> String {
     let mut out = csv_row(
         &[
-            "kind",
-            "strategy",
-            "copy",
-            "map",
-            "bytes",
-            "n",
-            "boots",
-            "warmup_median_ns",
-            "median_ns",
-            "ci_low_ns",
-            "ci_high_ns",
-            "min_ns",
-            "max_ns",
-            "stddev_ns",
-            "mib_per_s",
-            "insns_per_page",
-            "floor_ratio",
-            "repeats",
-            "verified",
+            &[
+                "kind",
+                "strategy",
+                "copy",
+                "map",
+                "bytes",
+                "n",
+                "boots",
+                "warmup_median_ns",
+                "median_ns",
+                "ci_low_ns",
+                "ci_high_ns",
+                "min_ns",
+                "max_ns",
+                "stddev_ns",
+                "mib_per_s",
+                "insns_per_page",
+                "floor_ratio",
+                "repeats",
+                "verified",
+            ]
+            .map(String::from)[..],
+            &model::summary_header(&s.model),
         ]
-        .map(String::from),
+        .concat(),
     );
     for e in &s.exact {
-        out += &csv_row(&[
-            "exact".into(),
-            e.key.strategy.clone(),
-            e.key.copy.clone(),
-            e.key.map.clone(),
-            e.key.bytes.to_string(),
-            e.runs.to_string(),
-            e.boots.to_string(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            format!("{:.1}", e.per_page),
-            format!("{:.3}", e.floor_ratio()),
-            e.repeats().to_string(),
-            e.verified.to_string(),
-        ]);
+        out += &csv_row(
+            &[
+                "exact".into(),
+                e.key.strategy.clone(),
+                e.key.copy.clone(),
+                e.key.map.clone(),
+                e.key.bytes.to_string(),
+                e.runs.to_string(),
+                e.boots.to_string(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                format!("{:.1}", e.per_page),
+                format!("{:.3}", e.floor_ratio()),
+                e.repeats().to_string(),
+                e.verified.to_string(),
+            ]
+            .into_iter()
+            .chain(model::summary_cells(&s.model, "exact", &e.key))
+            .collect::<Vec<_>>(),
+        );
     }
     for w in &s.wall {
         let warm = mmu_reloc::stats::summarize(&w.warmup_ns).map(|s| s.median);
-        out += &csv_row(&[
-            "wall".into(),
-            w.key.strategy.clone(),
-            w.key.copy.clone(),
-            w.key.map.clone(),
-            w.key.bytes.to_string(),
-            w.summary.n.to_string(),
-            w.boots.to_string(),
-            opt(warm),
-            w.summary.median.to_string(),
-            opt(w.ci.map(|c| format!("{:.0}", c.lo))),
-            opt(w.ci.map(|c| format!("{:.0}", c.hi))),
-            w.summary.min.to_string(),
-            w.summary.max.to_string(),
-            format!("{:.0}", w.summary.stddev),
-            format!("{:.1}", w.mib_per_s()),
-            opt(w.insns_per_page.map(|v| format!("{v:.1}"))),
-            String::new(),
-            String::new(),
-            w.verified.to_string(),
-        ]);
+        out += &csv_row(
+            &[
+                "wall".into(),
+                w.key.strategy.clone(),
+                w.key.copy.clone(),
+                w.key.map.clone(),
+                w.key.bytes.to_string(),
+                w.summary.n.to_string(),
+                w.boots.to_string(),
+                opt(warm),
+                w.summary.median.to_string(),
+                opt(w.ci.map(|c| format!("{:.0}", c.lo))),
+                opt(w.ci.map(|c| format!("{:.0}", c.hi))),
+                w.summary.min.to_string(),
+                w.summary.max.to_string(),
+                format!("{:.0}", w.summary.stddev),
+                format!("{:.1}", w.mib_per_s()),
+                opt(w.insns_per_page.map(|v| format!("{v:.1}"))),
+                String::new(),
+                String::new(),
+                w.verified.to_string(),
+            ]
+            .into_iter()
+            .chain(model::summary_cells(&s.model, "wall", &w.key))
+            .collect::<Vec<_>>(),
+        );
     }
     out
 }
@@ -229,6 +253,7 @@ pub fn write_all(
             "unmatched": un,
         })),
         "errors": s.errors,
+        "model": model::json(&s.model),
     });
     put(
         "report.json",
@@ -562,6 +587,7 @@ pub fn terminal(s: &Study, env: &Value, base: Option<&Baseline>) -> String {
     let mut t = String::from("\n");
     for part in [
         exact_table(s),
+        model::table(s),
         s.main_bytes.map_or(String::new(), |b| wall_table(s, b)),
         ab_table(s),
         sweep_table(s),
@@ -713,6 +739,7 @@ fn summary_md(s: &Study, env: &Value) -> String {
         }
         t.push('\n');
     }
+    t += &model::md(s);
     if env["qemu_version"].is_string() {
         t += "QEMU TCG models no caches or TLBs, so MMU on/off differences seen on\n\
               silicon (25 MB: 0.382 s MMU off, 0.019 s MMU on, Cortex-A72) do not\n\
