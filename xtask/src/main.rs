@@ -13,6 +13,7 @@
 mod analysis;
 mod mapscale;
 mod model;
+mod modelstudy;
 mod output;
 mod plots;
 mod study;
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
         "report" => study::report(rest),
         "test" => test(rest),
         "map-scale" => mapscale::main(rest),
+        "model-study" => modelstudy::main(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(0)
