@@ -47,62 +47,72 @@ fn ci_json(ci: Option<mmu_reloc::stats::Interval>) -> Value {
 fn results_csv(s: &Study) -> String {
     let mut out = csv_row(
         &[
-            &[
-                "boot",
-                "kind",
-                "strategy",
-                "copy",
-                "map",
-                "granule",
-                "leaf",
-                "src_layout",
-                "bytes",
-                "pages",
-                "segments",
-                "trial",
-                "warmup",
-                "ns",
-                "cycles",
-                "insns",
-                "insns_per_page",
-                "table_bytes",
-                "verified",
-                "guard_bytes_checked",
-            ]
-            .map(String::from)[..],
-            &model::results_header(&s.model),
+            "boot",
+            "kind",
+            "strategy",
+            "copy",
+            "map",
+            "granule",
+            "leaf",
+            "src_layout",
+            "bytes",
+            "pages",
+            "segments",
+            "trial",
+            "warmup",
+            "ns",
+            "cycles",
+            "insns",
+            "insns_per_page",
+            "table_bytes",
+            "verified",
+            "guard_bytes_checked",
         ]
-        .concat(),
+        .map(String::from),
     );
     for r in &s.runs {
         let v = &r.record;
-        out += &csv_row(
-            &[
-                (r.boot + 1).to_string(),
-                r.kind.clone(),
-                r.key.strategy.clone(),
-                r.key.copy.clone(),
-                r.key.map.clone(),
-                v["granule"].as_str().unwrap_or("").into(),
-                opt(v["leaf"].as_u64()),
-                v["src_layout"].as_str().unwrap_or("").into(),
-                r.key.bytes.to_string(),
-                r.pages.to_string(),
-                opt(v["segments"].as_u64()),
-                r.trial.to_string(),
-                r.warmup.to_string(),
-                r.ns.to_string(),
-                opt(r.cycles),
-                opt(r.insns),
-                opt(r.insns.map(|i| format!("{:.1}", i as f64 / r.pages as f64))),
-                opt(v["table_bytes"].as_u64()),
-                r.verified.to_string(),
-                opt(v["guard_bytes_checked"].as_u64()),
-            ]
-            .into_iter()
-            .chain(model::results_cells(&s.model, r))
-            .collect::<Vec<_>>(),
-        );
+        out += &csv_row(&[
+            (r.boot + 1).to_string(),
+            r.kind.clone(),
+            r.key.strategy.clone(),
+            r.key.copy.clone(),
+            r.key.map.clone(),
+            v["granule"].as_str().unwrap_or("").into(),
+            opt(v["leaf"].as_u64()),
+            v["src_layout"].as_str().unwrap_or("").into(),
+            r.key.bytes.to_string(),
+            r.pages.to_string(),
+            opt(v["segments"].as_u64()),
+            r.trial.to_string(),
+            r.warmup.to_string(),
+            r.ns.to_string(),
+            opt(r.cycles),
+            opt(r.insns),
+            opt(r.insns.map(|i| format!("{:.1}", i as f64 / r.pages as f64))),
+            opt(v["table_bytes"].as_u64()),
+            r.verified.to_string(),
+            opt(v["guard_bytes_checked"].as_u64()),
+        ]);
+    }
+    out
+}
+
+/// `csv` with `header` and one row of `cells` per data line appended at
+/// the right (the modelled columns; nothing when `header` is empty).
+fn with_columns(
+    csv: String,
+    header: Vec<String>,
+    cells: impl Iterator<Item = Vec<String>>,
+) -> String {
+    if header.is_empty() {
+        return csv;
+    }
+    let mut out = String::new();
+    for (line, extra) in csv.lines().zip(std::iter::once(header).chain(cells)) {
+        out += line;
+        out.push(',');
+        out += &csv_row(&extra);
     }
     out
 }
@@ -110,88 +120,74 @@ fn results_csv(s: &Study) -> String {
 fn summary_csv(s: &Study) -> String {
     let mut out = csv_row(
         &[
-            &[
-                "kind",
-                "strategy",
-                "copy",
-                "map",
-                "bytes",
-                "n",
-                "boots",
-                "warmup_median_ns",
-                "median_ns",
-                "ci_low_ns",
-                "ci_high_ns",
-                "min_ns",
-                "max_ns",
-                "stddev_ns",
-                "mib_per_s",
-                "insns_per_page",
-                "floor_ratio",
-                "repeats",
-                "verified",
-            ]
-            .map(String::from)[..],
-            &model::summary_header(&s.model),
+            "kind",
+            "strategy",
+            "copy",
+            "map",
+            "bytes",
+            "n",
+            "boots",
+            "warmup_median_ns",
+            "median_ns",
+            "ci_low_ns",
+            "ci_high_ns",
+            "min_ns",
+            "max_ns",
+            "stddev_ns",
+            "mib_per_s",
+            "insns_per_page",
+            "floor_ratio",
+            "repeats",
+            "verified",
         ]
-        .concat(),
+        .map(String::from),
     );
     for e in &s.exact {
-        out += &csv_row(
-            &[
-                "exact".into(),
-                e.key.strategy.clone(),
-                e.key.copy.clone(),
-                e.key.map.clone(),
-                e.key.bytes.to_string(),
-                e.runs.to_string(),
-                e.boots.to_string(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                format!("{:.1}", e.per_page),
-                format!("{:.3}", e.floor_ratio()),
-                e.repeats().to_string(),
-                e.verified.to_string(),
-            ]
-            .into_iter()
-            .chain(model::summary_cells(&s.model, "exact", &e.key))
-            .collect::<Vec<_>>(),
-        );
+        out += &csv_row(&[
+            "exact".into(),
+            e.key.strategy.clone(),
+            e.key.copy.clone(),
+            e.key.map.clone(),
+            e.key.bytes.to_string(),
+            e.runs.to_string(),
+            e.boots.to_string(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            format!("{:.1}", e.per_page),
+            format!("{:.3}", e.floor_ratio()),
+            e.repeats().to_string(),
+            e.verified.to_string(),
+        ]);
     }
     for w in &s.wall {
         let warm = mmu_reloc::stats::summarize(&w.warmup_ns).map(|s| s.median);
-        out += &csv_row(
-            &[
-                "wall".into(),
-                w.key.strategy.clone(),
-                w.key.copy.clone(),
-                w.key.map.clone(),
-                w.key.bytes.to_string(),
-                w.summary.n.to_string(),
-                w.boots.to_string(),
-                opt(warm),
-                w.summary.median.to_string(),
-                opt(w.ci.map(|c| format!("{:.0}", c.lo))),
-                opt(w.ci.map(|c| format!("{:.0}", c.hi))),
-                w.summary.min.to_string(),
-                w.summary.max.to_string(),
-                format!("{:.0}", w.summary.stddev),
-                format!("{:.1}", w.mib_per_s()),
-                opt(w.insns_per_page.map(|v| format!("{v:.1}"))),
-                String::new(),
-                String::new(),
-                w.verified.to_string(),
-            ]
-            .into_iter()
-            .chain(model::summary_cells(&s.model, "wall", &w.key))
-            .collect::<Vec<_>>(),
-        );
+        out += &csv_row(&[
+            "wall".into(),
+            w.key.strategy.clone(),
+            w.key.copy.clone(),
+            w.key.map.clone(),
+            w.key.bytes.to_string(),
+            w.summary.n.to_string(),
+            w.boots.to_string(),
+            opt(warm),
+            w.summary.median.to_string(),
+            opt(w.ci.map(|c| format!("{:.0}", c.lo))),
+            opt(w.ci.map(|c| format!("{:.0}", c.hi))),
+            w.summary.min.to_string(),
+            w.summary.max.to_string(),
+            format!("{:.0}", w.summary.stddev),
+            format!("{:.1}", w.mib_per_s()),
+            opt(w.insns_per_page.map(|v| format!("{v:.1}"))),
+            String::new(),
+            String::new(),
+            w.verified.to_string(),
+        ]);
     }
     out
 }
@@ -237,8 +233,19 @@ pub fn write_all(
         files.push(name.into());
         Ok(())
     };
-    put("results.csv", &results_csv(s))?;
-    put("summary.csv", &summary_csv(s))?;
+    let m = &s.model;
+    let runs = s.runs.iter().map(|r| model::results_cells(m, r));
+    put(
+        "results.csv",
+        &with_columns(results_csv(s), model::results_header(m), runs),
+    )?;
+    let confs = (s.exact.iter().map(|e| ("exact", &e.key)))
+        .chain(s.wall.iter().map(|w| ("wall", &w.key)))
+        .map(|(kind, key)| model::summary_cells(m, kind, key));
+    put(
+        "summary.csv",
+        &with_columns(summary_csv(s), model::summary_header(m), confs),
+    )?;
     let report = json!({
         "environment": env,
         "floor_insns_per_page": FLOOR_INSNS_PER_PAGE,
