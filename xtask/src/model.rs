@@ -116,9 +116,13 @@ pub struct Fig {
     pub kind: &'static str,
     pub key: Key,
     pub preset: String,
-    /// Runs with a model line, and whether every one gave the same counts.
+    /// Runs with a model line; whether the runs of boots with the same
+    /// bootargs gave the same counts (under icount they must); whether
+    /// boots with other bootargs (another map beside it, another seed)
+    /// gave other counts, the figures then being the median.
     pub runs: usize,
     pub identical: bool,
+    pub varies_across_boots: bool,
     /// [`COUNTERS`] per MiB copied (median over the runs).
     pub per_mib: Vec<f64>,
     pub cycles_per_page: f64,
@@ -187,17 +191,38 @@ pub fn analyse(boots: &[Boot], runs: &[RunRow]) -> Model {
             |k: &str| -> Vec<u64> { models.iter().map(|v| v[k].as_u64().unwrap_or(0)).collect() };
         let mib = key.bytes as f64 / (1u64 << 20) as f64;
         let pages = rs[0].pages as f64;
-        let identical = models.iter().all(|v| {
+        let same = |a: &Value, b: &Value| {
             COUNTERS
                 .iter()
                 .chain(&[("model_cycles", "")])
-                .all(|(k, _)| v[*k] == models[0][*k])
-        });
+                .all(|(k, _)| a[*k] == b[*k])
+        };
+        let bootargs = |r: &RunRow| {
+            let b = &boots[r.boot];
+            b.meta
+                .as_ref()
+                .map(|m| m["bootargs"].clone())
+                .or_else(|| {
+                    let p = b.records.iter().find(|x| x["record"] == "platform");
+                    p.map(|p| p["bootargs"].clone())
+                })
+                .unwrap_or(Value::Null)
+        };
+        let pairs = || {
+            rs.iter().zip(&models).flat_map(|(ra, a)| {
+                rs.iter()
+                    .zip(&models)
+                    .map(move |(rb, b)| (bootargs(ra) == bootargs(rb), same(a, b)))
+            })
+        };
+        let identical = pairs().all(|(sb, eq)| !sb || eq);
+        let varies_across_boots = pairs().any(|(_, eq)| !eq);
         m.figs.push(Fig {
             kind,
             preset: models[0]["preset"].as_str().unwrap_or("?").to_string(),
             runs: models.len(),
             identical,
+            varies_across_boots,
             per_mib: COUNTERS
                 .iter()
                 .map(|(k, _)| median(&counts(k)) as f64 / mib)
@@ -275,10 +300,13 @@ pub fn table(s: &Study) -> String {
             f.cycles_per_page,
             f.ms,
             f.ratio.map_or("-".into(), |r| format!("{r:.2}")),
-            if f.identical {
-                format!("yes ({} runs)", f.runs)
-            } else {
-                format!("NO ({} runs, median shown)", f.runs)
+            match (f.identical, f.varies_across_boots) {
+                (true, false) => format!("yes ({} runs)", f.runs),
+                (true, true) => format!(
+                    "yes ({} runs; other bootargs, other counts: median)",
+                    f.runs
+                ),
+                (false, _) => format!("NO ({} runs, median shown)", f.runs),
             }
         );
     }
@@ -379,7 +407,7 @@ pub fn json(m: &Model) -> Value {
         "configurations": m.figs.iter().map(|f| {
             let mut o = json!({"kind": f.kind, "strategy": f.key.strategy, "copy": f.key.copy,
                 "map": f.key.map, "bytes": f.key.bytes, "preset": f.preset, "runs": f.runs,
-                "identical": f.identical, "model_cycles_per_page": f.cycles_per_page,
+                "identical": f.identical, "varies_across_boots": f.varies_across_boots, "model_cycles_per_page": f.cycles_per_page,
                 "model_ms": f.ms, "model_ratio_to_ind_list_largest_leaf": f.ratio});
             for ((k, _), v) in COUNTERS.iter().zip(&f.per_mib) {
                 o[format!("{k}_per_mib")] = json!(v);
@@ -511,6 +539,27 @@ mod tests {
         assert_eq!(s.model.missing, 1);
         assert!(table(&s).contains("model_error (boot 1): cannot read SCTLR"));
         assert_eq!(json(&s.model)["errors"][0]["msg"], "cannot read SCTLR");
+    }
+
+    #[test]
+    fn counts_repeat_per_bootargs() {
+        let mut recs = Vec::new();
+        for (args, walks) in [("a", 1), ("a", 1), ("b", 3)] {
+            recs.push(json!({"record":"host-boot","kind":"exact","icount":true,"bootargs":args}));
+            recs.push(json!({"record":"model_params","modelled":true,"preset":"a72"}));
+            recs.push(result(1, "ind-list", Some(1 << 30)));
+            recs.push(model(1, walks, 1_000_000));
+        }
+        let s = analyse(&recs);
+        let f = &s.model.figs[0];
+        assert!(f.identical && f.varies_across_boots && f.runs == 3, "{f:?}");
+        assert_eq!(f.per_mib[1], 1.0, "the median");
+        // The same bootargs, other counts: not repeatable.
+        recs.push(json!({"record":"host-boot","kind":"exact","icount":true,"bootargs":"a"}));
+        recs.push(json!({"record":"model_params","modelled":true,"preset":"a72"}));
+        recs.push(result(1, "ind-list", Some(1 << 30)));
+        recs.push(model(1, 2, 1_000_000));
+        assert!(!analyse(&recs).model.figs[0].identical);
     }
 
     #[test]
