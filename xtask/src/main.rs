@@ -6,6 +6,7 @@
 //!   cargo xtask report [OPTIONS] LOG.. the same report from console logs
 //!   cargo xtask test [CARGO-TEST-ARGS] build the stage, run every test
 //!   cargo xtask map-scale [--quick]    linear-map build time against RAM size
+//!   cargo xtask model-study [--update-readme]  the model's calibration (MODELLED)
 //!
 //! One boot by hand is `cargo run --release [-- QEMU-ARGS]` (the root
 //! binary's host `main` and the cargo runner `qemu/run.sh`), not here.
@@ -21,7 +22,7 @@ mod study;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <bench|report|test|map-scale> [options]
+const USAGE: &str = "usage: cargo xtask <bench|report|test|map-scale|model-study> [options]
   bench      the A/B study: exact instruction counts (-icount) and wall-clock
              boots with bootstrap intervals; files under target/bench/<time>/
              --quick             a small matrix (seconds; used by the tests)

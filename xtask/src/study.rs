@@ -342,10 +342,18 @@ pub fn bench(args: &[String]) -> Result<u8, String> {
                 .first()
                 .and_then(|e| e["msg"].as_str().map(str::to_string))
                 .unwrap_or_else(|| {
-                    if r.timed_out {
-                        "timed out".into()
-                    } else {
-                        format!("status {:?}", r.status)
+                    // QEMU's own complaint (a plugin argument, say) is the
+                    // first line of its stderr.
+                    let qemu_says =
+                        r.output
+                            .split_once("--- qemu stderr ---\n")
+                            .and_then(|(_, e)| {
+                                e.lines().find(|l| !l.trim().is_empty()).map(str::to_string)
+                            });
+                    match (r.timed_out, qemu_says) {
+                        (true, _) => "timed out".into(),
+                        (false, Some(e)) => format!("status {:?}: {e}", r.status),
+                        (false, None) => format!("status {:?}", r.status),
                     }
                 });
             write_records(&out, &records)?;

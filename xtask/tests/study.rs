@@ -368,10 +368,27 @@ fn report_reads_a_board_capture_and_bad_input_is_a_one_line_error() {
         "{md}"
     );
 
-    for bad in [
-        &["bench", "--trials", "x"][..],
-        &["report", "/nonexistent.log"],
-        &["frobnicate"],
+    let params = d.join("bad-params.txt");
+    std::fs::write(&params, "warp=9\n").unwrap();
+    let params = params.to_str().unwrap();
+    let scratch_out = d.join("bad-model");
+    for (bad, says) in [
+        (&["bench", "--trials", "x"][..], "--trials"),
+        (&["report", "/nonexistent.log"], "cannot read"),
+        (&["frobnicate"], "unknown command"),
+        (&["bench", "--model", "z80"], "not a72, n1, none"),
+        // The plugin refuses the parameter: QEMU's one line, exit 1.
+        (
+            &[
+                "bench",
+                "--quick",
+                "--model",
+                params,
+                "--out",
+                scratch_out.to_str().unwrap(),
+            ],
+            "model: unknown parameter \"warp\"",
+        ),
     ] {
         let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
             .args(bad)
@@ -379,6 +396,10 @@ fn report_reads_a_board_capture_and_bad_input_is_a_one_line_error() {
             .unwrap();
         assert_eq!(o.status.code(), Some(1), "{bad:?}");
         let e = String::from_utf8_lossy(&o.stderr);
-        assert!(e.starts_with("xtask: "), "{bad:?}: {e}");
+        assert!(
+            e.lines()
+                .any(|l| l.starts_with("xtask: ") && l.contains(says)),
+            "{bad:?}: {e}"
+        );
     }
 }
