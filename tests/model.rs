@@ -8,51 +8,22 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{Qemu, Run};
+use mmu_reloc_host::plugin_support;
 use serde_json::Value;
 
 /// The plugin: `MMU_RELOC_MODEL` (scripts/test.sh builds it), or built
-/// here once, so a plain `cargo test` runs these too.
+/// here once (the host crate's one builder), so a plain `cargo test` runs
+/// these too.
 fn plugin() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     let p = BUILT
-        .get_or_init(|| match std::env::var_os("MMU_RELOC_MODEL") {
-            Some(p) => PathBuf::from(p),
-            None => {
-                let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("qemu/model");
-                let ok = Command::new(env!("CARGO"))
-                    .args(["build", "--release", "--locked", "--target", "host-tuple"])
-                    .current_dir(&dir)
-                    .status()
-                    .expect("run cargo build for the model plugin")
-                    .success();
-                assert!(ok, "building the model plugin in {} failed", dir.display());
-                dir.join(concat!(
-                    "target/",
-                    env!("MMU_RELOC_HOST"),
-                    "/release/libmmu_reloc_model.so"
-                ))
-            }
+        .get_or_init(|| {
+            mmu_reloc_host::model_plugin(Path::new(env!("CARGO"))).unwrap_or_else(|e| panic!("{e}"))
         })
         .clone();
     assert!(p.exists(), "model plugin {} missing", p.display());
     plugin_support(Path::new("qemu-system-aarch64")).unwrap_or_else(|e| panic!("{e}"));
     p
-}
-
-/// Whether `qemu` was built with TCG plugin support (`-plugin` in its help).
-fn plugin_support(qemu: &Path) -> Result<(), String> {
-    let out = Command::new(qemu)
-        .arg("-help")
-        .output()
-        .map_err(|e| format!("{}: {e}", qemu.display()))?;
-    if String::from_utf8_lossy(&out.stdout).contains("-plugin") {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} has no TCG plugin support (no -plugin option): the model needs a QEMU built with plugins",
-            qemu.display()
-        ))
-    }
 }
 
 /// A benchmark boot with the plugin; returns the run and its per-run model

@@ -84,3 +84,72 @@ pub fn qemu_version() -> Option<String> {
         .next()
         .map(str::to_string)
 }
+
+/// Whether `qemu` was built with TCG plugin support (`-plugin` in its
+/// help): the model plugin needs it.
+pub fn plugin_support(qemu: &Path) -> Result<(), String> {
+    let out = Command::new(qemu)
+        .arg("-help")
+        .output()
+        .map_err(|e| format!("{}: {e}", qemu.display()))?;
+    if String::from_utf8_lossy(&out.stdout).contains("-plugin") {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} has no TCG plugin support (no -plugin option): the model needs a QEMU built with plugins",
+            qemu.display()
+        ))
+    }
+}
+
+/// The model plugin (`qemu/model`, its own cargo workspace, built for the
+/// host): `MMU_RELOC_MODEL` if set, else built (a no-op when fresh) with
+/// `cargo` and found from cargo's artifact messages.
+pub fn model_plugin(cargo: &Path) -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("MMU_RELOC_MODEL").map(PathBuf::from) {
+        return if p.exists() {
+            Ok(p)
+        } else {
+            Err(format!("MMU_RELOC_MODEL={} does not exist", p.display()))
+        };
+    }
+    let dir = repo_root().join("qemu/model");
+    let out = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "host-tuple",
+            "--message-format=json-render-diagnostics",
+        ])
+        .current_dir(&dir)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", cargo.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "building the model plugin in {} failed",
+            dir.display()
+        ));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| {
+            v["reason"] == "compiler-artifact"
+                && v["target"]["kind"]
+                    .as_array()
+                    .is_some_and(|k| k.iter().any(|k| k == "cdylib"))
+        })
+        .flat_map(|v| {
+            v["filenames"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|f| f.as_str().map(PathBuf::from))
+        })
+        .find(|f| f.extension().is_some_and(|e| e == "so"))
+        .ok_or_else(|| format!("building {} gave no plugin (.so)", dir.display()))
+}

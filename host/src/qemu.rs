@@ -48,7 +48,8 @@ pub struct Qemu {
 pub struct Run {
     /// QEMU's exit status; `None` if it was killed (timeout or `until`).
     pub status: Option<i32>,
-    /// Every `until` pattern was seen (and QEMU was then killed).
+    /// Every `until` pattern was seen in complete lines (and QEMU was
+    /// then killed).
     pub matched: bool,
     /// The deadline passed and QEMU was killed.
     pub timed_out: bool,
@@ -151,8 +152,8 @@ impl Qemu {
         self.args(ICOUNT)
     }
 
-    /// Stop (kill QEMU) as soon as the output holds every one of `patterns`
-    /// (for a next stage that never exits by itself).
+    /// Stop (kill QEMU) as soon as the output's complete lines hold every
+    /// one of `patterns` (for a next stage that never exits by itself).
     pub fn until(mut self, patterns: &[&str]) -> Self {
         self.until = patterns.iter().map(|p| p.to_string()).collect();
         self
@@ -236,8 +237,12 @@ impl Qemu {
                 }
                 fed = end;
             }
+            // Complete lines only: a pattern seen at the start of a line
+            // still being printed would kill QEMU before the caller can
+            // read the rest of that line.
             !self.until.is_empty() && {
-                let text = String::from_utf8_lossy(&buf);
+                let lines = buf.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+                let text = String::from_utf8_lossy(&buf[..lines]);
                 self.until.iter().all(|p| text.contains(p.as_str()))
             }
         };

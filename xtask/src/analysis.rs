@@ -162,6 +162,9 @@ pub struct RunRow {
     pub insns: Option<u64>,
     pub verified: bool,
     pub record: Value,
+    /// The model plugin's line of this run (`run` within the boot), if the
+    /// boot ran with the model: modelled, not measured.
+    pub model: Option<Value>,
 }
 
 pub fn runs(boots: &[Boot]) -> Vec<RunRow> {
@@ -175,6 +178,7 @@ pub fn runs(boots: &[Boot]) -> Vec<RunRow> {
             .collect();
         // Each configuration's first trial in a boot warms QEMU's
         // translation cache: reported, not counted (wall-clock only).
+        let models = crate::model::join(&b.records);
         let mut first: BTreeMap<Key, u64> = BTreeMap::new();
         for r in &results {
             let t = r["trial"].as_u64().unwrap_or(0);
@@ -195,6 +199,7 @@ pub fn runs(boots: &[Boot]) -> Vec<RunRow> {
                 cycles: r["cycles"].as_u64(),
                 insns: r["insns"].as_u64(),
                 verified: r["verified"] == true,
+                model: r["run"].as_u64().and_then(|n| models.get(&n).cloned()),
                 record: r.clone(),
             });
         }
@@ -621,6 +626,8 @@ pub struct Study {
     pub main_bytes: Option<u64>,
     pub comparisons: Vec<Comparison>,
     pub errors: Vec<Value>,
+    /// Modelled figures (the model plugin), empty without it.
+    pub model: crate::model::Model,
 }
 
 pub fn analyse(records: &[Value]) -> Study {
@@ -642,7 +649,9 @@ pub fn analyse(records: &[Value]) -> Study {
         .filter(|r| r["record"] == "error")
         .cloned()
         .collect();
+    let model = crate::model::analyse(&boots, &runs);
     Study {
+        model,
         boots,
         runs,
         exact,

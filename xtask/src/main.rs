@@ -6,6 +6,7 @@
 //!   cargo xtask report [OPTIONS] LOG.. the same report from console logs
 //!   cargo xtask test [CARGO-TEST-ARGS] build the stage, run every test
 //!   cargo xtask map-scale [--quick]    linear-map build time against RAM size
+//!   cargo xtask model-study [--update-readme]  the model's calibration (MODELLED)
 //!   cargo xtask sdcard [OPTIONS]       a Raspberry Pi 4 boot partition
 //!
 //! One boot by hand is `cargo run --release [-- QEMU-ARGS]` (the root
@@ -13,6 +14,8 @@
 
 mod analysis;
 mod mapscale;
+mod model;
+mod modelstudy;
 mod output;
 mod plots;
 mod sdcard;
@@ -21,7 +24,7 @@ mod study;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <bench|report|test|map-scale|sdcard> [options]
+const USAGE: &str = "usage: cargo xtask <bench|report|test|map-scale|model-study|sdcard> [options]
   bench      the A/B study: exact instruction counts (-icount) and wall-clock
              boots with bootstrap intervals; files under target/bench/<time>/
              --quick             a small matrix (seconds; used by the tests)
@@ -34,10 +37,15 @@ const USAGE: &str = "usage: cargo xtask <bench|report|test|map-scale|sdcard> [op
              --baseline DIR      compare with an earlier study's directory
              --out DIR           output directory (default target/bench/<time>)
              --elf PATH          use this stage ELF instead of building it
+             --model M           the model plugin (qemu/model) on the exact boots: a72 (default),
+                                 n1, a parameter file (name=value lines) or none; MODELLED columns
              --raw               also print every record on the terminal
              --update-readme     put the terminal report into README.md's study block
   report     LOG... [--out DIR] [--baseline DIR] [--raw]: the same report from
-             console logs (QEMU output or a board's serial capture)
+             console logs (QEMU output or a board's serial capture); a model
+             plugin's output file (-D FILE) given after its boot's log joins it
+  model-study [--update-readme]: the model's calibration against the published
+             kexec figures and the kexec-list table (MODELLED), README's block
   test       [CARGO-TEST-ARGS]: build the stage and run host and in-QEMU tests
   map-scale  [--quick]: linear map build time and tables against RAM size
   sdcard     [--bootargs \"ARGS\"] [--initramfs FILE] [--out DIR] [--size MIB]:
@@ -56,6 +64,7 @@ fn main() -> ExitCode {
         "report" => study::report(rest),
         "test" => test(rest),
         "map-scale" => mapscale::main(rest),
+        "model-study" => modelstudy::main(rest),
         "sdcard" => sdcard::main(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::analysis::{Change, Comparison, Exact, FLOOR_INSNS_PER_PAGE, Study, Wall, size_label};
+use crate::model;
 use crate::plots::{self, Bar, Series};
 
 type Baseline = (PathBuf, Vec<Change>, Vec<String>);
@@ -93,6 +94,25 @@ fn results_csv(s: &Study) -> String {
             r.verified.to_string(),
             opt(v["guard_bytes_checked"].as_u64()),
         ]);
+    }
+    out
+}
+
+/// `csv` with `header` and one row of `cells` per data line appended at
+/// the right (the modelled columns; nothing when `header` is empty).
+fn with_columns(
+    csv: String,
+    header: Vec<String>,
+    cells: impl Iterator<Item = Vec<String>>,
+) -> String {
+    if header.is_empty() {
+        return csv;
+    }
+    let mut out = String::new();
+    for (line, extra) in csv.lines().zip(std::iter::once(header).chain(cells)) {
+        out += line;
+        out.push(',');
+        out += &csv_row(&extra);
     }
     out
 }
@@ -213,8 +233,19 @@ pub fn write_all(
         files.push(name.into());
         Ok(())
     };
-    put("results.csv", &results_csv(s))?;
-    put("summary.csv", &summary_csv(s))?;
+    let m = &s.model;
+    let runs = s.runs.iter().map(|r| model::results_cells(m, r));
+    put(
+        "results.csv",
+        &with_columns(results_csv(s), model::results_header(m), runs),
+    )?;
+    let confs = (s.exact.iter().map(|e| ("exact", &e.key)))
+        .chain(s.wall.iter().map(|w| ("wall", &w.key)))
+        .map(|(kind, key)| model::summary_cells(m, kind, key));
+    put(
+        "summary.csv",
+        &with_columns(summary_csv(s), model::summary_header(m), confs),
+    )?;
     let report = json!({
         "environment": env,
         "floor_insns_per_page": FLOOR_INSNS_PER_PAGE,
@@ -229,6 +260,7 @@ pub fn write_all(
             "unmatched": un,
         })),
         "errors": s.errors,
+        "model": model::json(&s.model),
     });
     put(
         "report.json",
@@ -562,6 +594,7 @@ pub fn terminal(s: &Study, env: &Value, base: Option<&Baseline>) -> String {
     let mut t = String::from("\n");
     for part in [
         exact_table(s),
+        model::table(s),
         s.main_bytes.map_or(String::new(), |b| wall_table(s, b)),
         ab_table(s),
         sweep_table(s),
@@ -713,6 +746,7 @@ fn summary_md(s: &Study, env: &Value) -> String {
         }
         t.push('\n');
     }
+    t += &model::md(s);
     if env["qemu_version"].is_string() {
         t += "QEMU TCG models no caches or TLBs, so MMU on/off differences seen on\n\
               silicon (25 MB: 0.382 s MMU off, 0.019 s MMU on, Cortex-A72) do not\n\

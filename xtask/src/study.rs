@@ -10,6 +10,7 @@ use mmu_reloc_host::{Qemu, read_console};
 use serde_json::{Value, json};
 
 use crate::analysis::{self, HOST_BOOT};
+use crate::model;
 use crate::output;
 use crate::{take_flag, take_opt};
 
@@ -35,6 +36,8 @@ struct Options {
     baseline: Option<PathBuf>,
     out: Option<PathBuf>,
     elf: Option<PathBuf>,
+    /// The model plugin on the exact boots (`--model`, default a72).
+    model: Option<model::Spec>,
 }
 
 fn mib(size: &str) -> f64 {
@@ -109,6 +112,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         baseline: take_opt(&mut a, "--baseline")?.map(PathBuf::from),
         out: take_opt(&mut a, "--out")?.map(PathBuf::from),
         elf: take_opt(&mut a, "--elf")?.map(PathBuf::from),
+        model: model::parse_spec(&take_opt(&mut a, "--model")?.unwrap_or("a72".into()))?,
     };
     let count = |v: String, what: &str| {
         v.parse::<u64>()
@@ -245,6 +249,7 @@ pub fn bench(args: &[String]) -> Result<u8, String> {
     let load_start = loadavg();
     let baseline = o.baseline.as_deref().map(load_dir).transpose()?;
     let elf = crate::stage_elf(o.elf.as_deref())?;
+    let plugin = o.model.as_ref().map(|_| model::prepare()).transpose()?;
     let image = mmu_reloc_host::make_image(&elf)?;
     let build_seconds = t0.elapsed().as_secs_f64();
     let root = mmu_reloc_host::repo_root();
@@ -280,8 +285,12 @@ pub fn bench(args: &[String]) -> Result<u8, String> {
             .kernel(&image)
             .args(["-cpu", &o.cpu])
             .timeout(Duration::from_secs(300));
+        let with_model = p.kind == "exact" && o.model.is_some();
         if p.kind == "exact" {
             q = q.icount();
+        }
+        if let (true, Some(so), Some(m)) = (with_model, &plugin, &o.model) {
+            q = q.args(model::qemu_args(so, &m.args));
         }
         let q = q.append(&p.bootargs);
         let cmdline = q.command_line();
@@ -322,6 +331,7 @@ pub fn bench(args: &[String]) -> Result<u8, String> {
             "bootargs": p.bootargs, "command_line": cmdline, "status": r.status,
             "timed_out": r.timed_out, "elapsed_s": r.elapsed.as_secs_f64(),
             "damaged_records": r.damaged.len(),
+            "model": if with_model { o.model.as_ref().map(|m| m.label.clone()) } else { None },
         });
         boots_env.push(meta.clone());
         records.push(meta);
@@ -332,10 +342,18 @@ pub fn bench(args: &[String]) -> Result<u8, String> {
                 .first()
                 .and_then(|e| e["msg"].as_str().map(str::to_string))
                 .unwrap_or_else(|| {
-                    if r.timed_out {
-                        "timed out".into()
-                    } else {
-                        format!("status {:?}", r.status)
+                    // QEMU's own complaint (a plugin argument, say) is the
+                    // first line of its stderr.
+                    let qemu_says =
+                        r.output
+                            .split_once("--- qemu stderr ---\n")
+                            .and_then(|(_, e)| {
+                                e.lines().find(|l| !l.trim().is_empty()).map(str::to_string)
+                            });
+                    match (r.timed_out, qemu_says) {
+                        (true, _) => "timed out".into(),
+                        (false, Some(e)) => format!("status {:?}: {e}", r.status),
+                        (false, None) => format!("status {:?}", r.status),
                     }
                 });
             write_records(&out, &records)?;
@@ -365,10 +383,22 @@ pub fn bench(args: &[String]) -> Result<u8, String> {
         "host_loadavg_start": load_start,
         "host_loadavg_end": loadavg(),
         "boots": boots_env,
+        "model": o.model.as_ref().map(|m| json!({"label": m.label, "plugin_args": m.args,
+            "boots": "exact (under -icount: modelled counts repeat)"})),
     });
     let (code, text) = finish(&out, &records, &study, env, baseline, Some(&bench_dir))?;
     if o.update_readme {
-        update_readme(&root.join("README.md"), &text)?;
+        let readme = root.join("README.md");
+        if o.model.is_some() {
+            update_readme(&readme, README_START, README_END, &text)?;
+        } else {
+            // The study without the model: its time only, beside the default's.
+            let time: Vec<&str> = text
+                .lines()
+                .filter(|l| l.starts_with("study took") || l.starts_with("QEMU CPU time"))
+                .collect();
+            update_readme(&readme, NOMODEL_START, NOMODEL_END, &time.join("\n"))?;
+        }
     }
     Ok(code)
 }
@@ -397,24 +427,35 @@ fn loadavg() -> String {
 
 const README_START: &str = "<!-- study:start -->";
 const README_END: &str = "<!-- study:end -->";
+const NOMODEL_START: &str = "<!-- study-nomodel:start -->";
+const NOMODEL_END: &str = "<!-- study-nomodel:end -->";
 
-/// Replaces the README's study block with this study's terminal report.
-fn update_readme(path: &Path, text: &str) -> Result<(), String> {
-    let readme = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let (Some(a), Some(b)) = (readme.find(README_START), readme.find(README_END)) else {
-        return Err(format!(
-            "{}: no {README_START} ... {README_END} block",
-            path.display()
-        ));
+/// Replaces the README's study block (or the block of the study without
+/// the model) with this study's terminal report.
+fn update_readme(path: &Path, start: &str, end: &str, text: &str) -> Result<(), String> {
+    let how = if start == README_START {
+        "`cargo xtask bench --update-readme` (the default study); \
+         the same text is the study's terminal output"
+    } else {
+        "`cargo xtask bench --model none --update-readme` (the default study without the model)"
     };
     let block = format!(
-        "{README_START}\nGenerated by `cargo xtask bench --update-readme` (the default study); \
-         the same text is the study's terminal output.\n\n```text\n{}\n```\n",
+        "{start}\nGenerated by {how}.\n\n```text\n{}\n```\n",
         text.trim()
     );
+    replace_block(path, start, end, &block)
+}
+
+/// Replaces README's `start` ... `end` block (markers included in `block`
+/// at the start, `end` kept).
+pub fn replace_block(path: &Path, start: &str, end: &str, block: &str) -> Result<(), String> {
+    let readme = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (Some(a), Some(b)) = (readme.find(start), readme.find(end)) else {
+        return Err(format!("{}: no {start} ... {end} block", path.display()));
+    };
     let new = format!("{}{block}{}", &readme[..a], &readme[b..]);
     crate::write(path, &new)?;
-    eprintln!("study: README.md study block updated");
+    eprintln!("README.md: {start} block updated");
     Ok(())
 }
 
@@ -594,6 +635,7 @@ mod tests {
         assert!(e(&["--size", "12q"]).contains("bad size"));
         assert!(e(&["--bogus"]).contains("unexpected argument"));
         assert!(e(&["--out"]).contains("needs a value"));
+        assert!(e(&["--model", "z80"]).contains("--model"));
         assert_eq!(plan(&parse(&["--quick".to_string()]).unwrap()).len(), 4);
     }
 }

@@ -1,7 +1,9 @@
 //! The study command end to end, in QEMU: a quick matrix (exact boots twice,
 //! two wall-clock boots) writes every file, the files parse, the terminal
 //! shows no records, exact instruction counts repeat within a study and
-//! across two studies, and a study compared with itself reports no change.
+//! across two studies, and a study compared with itself reports no change;
+//! with `--model a72` the modelled columns are there and parse, with
+//! `--model none` they are absent, and a plugin's output file joins its log.
 //! Every QEMU boot inside has the runner's timeout (kill on drop).
 
 use std::path::{Path, PathBuf};
@@ -105,7 +107,14 @@ fn check_files(dir: &Path) -> Value {
 #[test]
 fn study_files_parse_counts_repeat_and_baseline_against_itself_is_unchanged() {
     let a = scratch("a");
-    let out = xtask(&["bench", "--quick", "--out", a.to_str().unwrap()]);
+    let out = xtask(&[
+        "bench",
+        "--quick",
+        "--model",
+        "a72",
+        "--out",
+        a.to_str().unwrap(),
+    ]);
     let term = String::from_utf8_lossy(&out.stdout);
     assert!(
         !term.contains("{\"record\""),
@@ -116,6 +125,7 @@ fn study_files_parse_counts_repeat_and_baseline_against_itself_is_unchanged() {
         "{term}"
     );
     let report = check_files(&a);
+    check_model(&a, &report, &term);
 
     let env = &report["environment"];
     for k in [
@@ -171,15 +181,27 @@ fn study_files_parse_counts_repeat_and_baseline_against_itself_is_unchanged() {
 
     // A second study against the first: the instruction counts are the same.
     let b = scratch("b");
-    xtask(&[
+    let out = xtask(&[
         "bench",
         "--quick",
+        "--model",
+        "none",
         "--out",
         b.to_str().unwrap(),
         "--baseline",
         a.to_str().unwrap(),
     ]);
     let rb = check_files(&b);
+    // Without the model: no modelled column anywhere, never zeros.
+    assert!(rb["model"].is_null(), "{}", rb["model"]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("MODELLED"));
+    for f in ["summary.csv", "results.csv"] {
+        let head = &csv(&b.join(f))[0];
+        assert!(
+            !head.iter().any(|h| h.starts_with("model_")),
+            "{f}: {head:?}"
+        );
+    }
     let changes = rb["baseline"]["changes"].as_array().unwrap();
     let exact_changes: Vec<&Value> = changes.iter().filter(|c| c["kind"] == "exact").collect();
     assert_eq!(exact_changes.len(), exact.len());
@@ -209,6 +231,84 @@ fn study_files_parse_counts_repeat_and_baseline_against_itself_is_unchanged() {
         assert_eq!(ch["changed"], false, "{ch}");
     }
     assert!(rc["baseline"]["unmatched"].as_array().unwrap().is_empty());
+}
+
+/// The modelled columns of a `--model a72` study: labelled, one model line
+/// per exact run, figures that parse and make sense (MMU off: Device
+/// accesses, no walks; 4 KiB leaves: more walks than 1 GiB blocks).
+fn check_model(dir: &Path, report: &Value, term: &str) {
+    assert!(term.contains("MODELLED, not measured"), "{term}");
+    let m = &report["model"];
+    assert_eq!(m["modelled"], true, "{m}");
+    assert_eq!(m["missing_model_lines"], 0, "{m}");
+    assert_eq!(m["parameters"]["preset"], "a72", "{m}");
+    let confs = m["configurations"].as_array().unwrap();
+    assert_eq!(confs.len(), report["exact"].as_array().unwrap().len());
+    let f = |c: &Value, k: &str| c[k].as_f64().unwrap_or_else(|| panic!("{k} in {c}"));
+    let find = |s: &str, map: &str| {
+        confs
+            .iter()
+            .find(|c| c["strategy"] == s && c["map"] == map && c["copy"] == "copy_page")
+            .unwrap_or_else(|| panic!("{s} {map} in {confs:?}"))
+    };
+    for c in confs {
+        assert_eq!(
+            c["identical"], true,
+            "model counts repeat under icount: {c}"
+        );
+        assert!(f(c, "model_cycles_per_page") > 0.0, "{c}");
+    }
+    let (g1, k4, off) = (
+        find("ind-list", "4k granule, 1 GiB leaves"),
+        find("ind-list", "4k granule, 4 KiB leaves"),
+        find("legacy", "MMU off"),
+    );
+    assert!(f(k4, "model_walks_per_mib") > 10.0 * f(g1, "model_walks_per_mib").max(1.0));
+    assert_eq!(f(off, "model_walks_per_mib"), 0.0);
+    assert!(f(off, "model_device_accesses_per_mib") > 0.0);
+    assert!(
+        f(off, "model_ratio_to_ind_list_largest_leaf") > 5.0,
+        "{off}"
+    );
+    // summary.csv: modelled cells on the exact rows, empty on the wall rows.
+    let rows = csv(&dir.join("summary.csv"));
+    let col = |name: &str| rows[0].iter().position(|h| h == name).unwrap();
+    let (kind, cyc) = (col("kind"), col("model_cycles_per_page"));
+    for r in &rows[1..] {
+        match r[kind].as_str() {
+            "exact" => assert!(r[cyc].parse::<f64>().unwrap() > 0.0, "{r:?}"),
+            _ => assert!(r[cyc].is_empty(), "{r:?}"),
+        }
+    }
+    let runs = csv(&dir.join("results.csv"));
+    let walks = runs[0].iter().position(|h| h == "model_walks").unwrap();
+    assert!(runs[1..].iter().any(|r| r[walks].parse::<u64>().is_ok()));
+    let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(md.contains("MODELLED, not measured"), "{md}");
+
+    // The plugin's lines in a file of their own (as `-D FILE` writes them),
+    // given after the console log: `report` joins them to that boot.
+    let log = std::fs::read_to_string(dir.join("logs/boot-01.log")).unwrap();
+    let (console, plugin): (Vec<&str>, Vec<&str>) =
+        log.lines().partition(|l| !l.contains("\"modelled\":true"));
+    assert!(!plugin.is_empty(), "model lines in the boot's log");
+    let d = scratch("split");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("console.log"), console.join("\n")).unwrap();
+    std::fs::write(d.join("model.jsonl"), plugin.join("\n")).unwrap();
+    xtask(&[
+        "report",
+        "--out",
+        d.join("out").to_str().unwrap(),
+        d.join("console.log").to_str().unwrap(),
+        d.join("model.jsonl").to_str().unwrap(),
+    ]);
+    let r = json(&d.join("out/report.json"));
+    assert_eq!(r["model"]["missing_model_lines"], 0, "{}", r["model"]);
+    assert_eq!(
+        r["model"]["configurations"].as_array().unwrap().len(),
+        r["exact"].as_array().unwrap().len()
+    );
 }
 
 #[test]
@@ -268,10 +368,27 @@ fn report_reads_a_board_capture_and_bad_input_is_a_one_line_error() {
         "{md}"
     );
 
-    for bad in [
-        &["bench", "--trials", "x"][..],
-        &["report", "/nonexistent.log"],
-        &["frobnicate"],
+    let params = d.join("bad-params.txt");
+    std::fs::write(&params, "warp=9\n").unwrap();
+    let params = params.to_str().unwrap();
+    let scratch_out = d.join("bad-model");
+    for (bad, says) in [
+        (&["bench", "--trials", "x"][..], "--trials"),
+        (&["report", "/nonexistent.log"], "cannot read"),
+        (&["frobnicate"], "unknown command"),
+        (&["bench", "--model", "z80"], "not a72, n1, none"),
+        // The plugin refuses the parameter: QEMU's one line, exit 1.
+        (
+            &[
+                "bench",
+                "--quick",
+                "--model",
+                params,
+                "--out",
+                scratch_out.to_str().unwrap(),
+            ],
+            "model: unknown parameter \"warp\"",
+        ),
     ] {
         let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
             .args(bad)
@@ -279,6 +396,10 @@ fn report_reads_a_board_capture_and_bad_input_is_a_one_line_error() {
             .unwrap();
         assert_eq!(o.status.code(), Some(1), "{bad:?}");
         let e = String::from_utf8_lossy(&o.stderr);
-        assert!(e.starts_with("xtask: "), "{bad:?}: {e}");
+        assert!(
+            e.lines()
+                .any(|l| l.starts_with("xtask: ") && l.contains(says)),
+            "{bad:?}: {e}"
+        );
     }
 }
