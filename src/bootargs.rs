@@ -62,15 +62,20 @@ pub enum CopyKernel {
     CopyPage,
     /// 128 bytes per iteration with q-register ldp/stp.
     LdpQ,
+    /// q-register ldp/stp, 512 bytes per iteration, with the `dc civac` of
+    /// each destination line interleaved (the cleans are part of the
+    /// kernel, not a second pass over the page).
+    LdpQDc,
 }
 
 impl CopyKernel {
-    pub const ALL: [CopyKernel; 2] = [CopyKernel::CopyPage, CopyKernel::LdpQ];
+    pub const ALL: [CopyKernel; 3] = [CopyKernel::CopyPage, CopyKernel::LdpQ, CopyKernel::LdpQDc];
 
     pub const fn name(self) -> &'static str {
         match self {
             CopyKernel::CopyPage => "copy_page",
             CopyKernel::LdpQ => "ldp-q",
+            CopyKernel::LdpQDc => "ldp-q-dc",
         }
     }
 }
@@ -302,12 +307,13 @@ const STRATEGIES: [(&str, Option<Strategy>); 4] = [
     ("all", None),
 ];
 const STRATEGIES_WORDS: [&str; 4] = words(&STRATEGIES);
-const COPY_KERNELS: [(&str, Option<CopyKernel>); 3] = [
+const COPY_KERNELS: [(&str, Option<CopyKernel>); 4] = [
     ("copy_page", Some(CopyKernel::CopyPage)),
     ("ldp-q", Some(CopyKernel::LdpQ)),
+    ("ldp-q-dc", Some(CopyKernel::LdpQDc)),
     ("all", None),
 ];
-const COPY_KERNELS_WORDS: [&str; 3] = words(&COPY_KERNELS);
+const COPY_KERNELS_WORDS: [&str; 4] = words(&COPY_KERNELS);
 const MMU_STATES: [(&str, OnOff); 3] = [
     ("on", OnOff::On),
     ("off", OnOff::Off),

@@ -382,7 +382,7 @@ pub fn boot(w: &World<'_>, live: &[u8]) -> Result<Infallible, Error> {
     let blob = dtb_handed_on(live, payload.fdt, &mut fixed)?;
     // The control area is reserved with the tables, before the sources
     // are scattered.
-    let code = copy::handoff_code(strategy, kernel);
+    let code = copy::handoff_code(strategy, kernel, hw::dcache_line());
     let layout = ControlLayout::new(
         blob,
         copy::park_vectors(),

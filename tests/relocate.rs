@@ -16,9 +16,10 @@ fn bench_runs_every_configuration_verified() {
     let run = Qemu::virt().append("size=4M segments=3 trials=2").run();
     run.expect_status(0);
     let res = results(&run);
-    // (ind-list, contiguous) x kernels x MMU on/off, plus legacy x kernels
-    // (MMU off only), each twice.
-    assert_eq!(res.len(), (2 * 2 * 2 + 2) * 2, "configurations x trials");
+    // (ind-list, contiguous) x 3 kernels x MMU on/off, plus legacy x the
+    // two kernels that leave the clean to the walker (MMU off only), each
+    // twice.
+    assert_eq!(res.len(), (2 * 3 * 2 + 2) * 2, "configurations x trials");
     for r in &res {
         assert_eq!(r["verified"], true, "{r}");
         assert_eq!(r["bytes"], 4 << 20);
@@ -36,7 +37,7 @@ fn bench_runs_every_configuration_verified() {
         }
     }
     let summaries = run.all("summary");
-    assert_eq!(summaries.len(), 10);
+    assert_eq!(summaries.len(), 14);
     assert!(
         summaries
             .iter()
@@ -80,6 +81,70 @@ fn icount_gives_exact_instruction_counts() {
         per_page[0] > 768 && per_page[1] > 384 && per_page[1] < per_page[0],
         "{per_page:?}"
     );
+}
+
+/// Instructions per 4 KiB page of each `result` record of `run`, by
+/// (strategy, MMU on).
+fn insns_per_page(run: &common::Run) -> Vec<(String, bool, f64)> {
+    results(run)
+        .iter()
+        .map(|r| {
+            (
+                r["strategy"].as_str().unwrap().to_string(),
+                r["mmu"].as_bool().unwrap(),
+                r["insns"].as_u64().unwrap() as f64 / r["pages"].as_u64().unwrap() as f64,
+            )
+        })
+        .collect()
+}
+
+/// The fused kernel, with the MMU on and off: at most 400 instructions per
+/// page including the walk and the dc civac of every 64-byte line (the
+/// floor is 320), and the list walk within 3% of the contiguous loop.
+#[test]
+fn ldp_q_dc_is_within_400_instructions_per_page() {
+    let run = Qemu::virt()
+        .icount()
+        .append("size=2M segments=3 trials=1 copy=ldp-q-dc")
+        .run();
+    run.expect_status(0);
+    assert_eq!(run.record("platform")["dcache_line"], 64);
+    let counts = insns_per_page(&run);
+    assert_eq!(counts.len(), 4, "{counts:?}");
+    for (strategy, mmu, per_page) in &counts {
+        assert!(
+            *per_page >= 320.0 && *per_page <= 400.0,
+            "{strategy} MMU {mmu}: {per_page} instructions per page"
+        );
+    }
+    let on = |s: &str| counts.iter().find(|c| c.0 == s && c.1).unwrap().2;
+    let (list, contig) = (on("ind-list"), on("contiguous"));
+    assert!(
+        list <= contig * 1.03,
+        "ind-list {list} vs contiguous {contig} per page"
+    );
+    assert!(results(&run).iter().all(|r| r["verified"] == true));
+}
+
+/// Its build for 128-byte and longer lines (one dc per 128 bytes): QEMU's
+/// A64FX has 256-byte lines.
+#[test]
+fn ldp_q_dc_on_long_cache_lines() {
+    let run = Qemu::virt()
+        .args(["-cpu", "a64fx"])
+        .icount()
+        .append("size=1M trials=1 copy=ldp-q-dc")
+        .run();
+    run.expect_status(0);
+    assert_eq!(run.record("platform")["dcache_line"], 256);
+    for (strategy, mmu, per_page) in insns_per_page(&run) {
+        // 256 ldp/stp q and 32 dc civac, one per 128 bytes.
+        assert!(
+            (288.0..=370.0).contains(&per_page),
+            "{strategy} MMU {mmu}: {per_page} instructions per page"
+        );
+    }
+    assert!(results(&run).iter().all(|r| r["verified"] == true));
 }
 
 #[test]

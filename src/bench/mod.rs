@@ -39,6 +39,11 @@ pub fn run(w: &World<'_>) -> Result<(), Error> {
         explicit_segments(w)?
     };
     let configs = matrix::configs(&w.args);
+    if configs.is_empty() {
+        return Err(Error::input(
+            "nothing to run: strategy=legacy runs with mmu=off and copy=copy_page or ldp-q",
+        ));
+    }
     let want_contig = configs
         .iter()
         .any(|c| c.strategy == Strategy::Contiguous && c.mmu);

@@ -469,14 +469,10 @@ pub fn comparisons(walls: &[Wall], bytes: u64) -> Vec<Comparison> {
             });
         }
     }
-    if copies.len() == 2 {
-        let (c0, c1) = (copies[0], copies[1]);
-        // ldp-q against Linux's copy_page when both ran.
-        let (fast, base) = if c0 == "copy_page" {
-            (c1, c0)
-        } else {
-            (c0, c1)
-        };
+    // Every other kernel against Linux's copy_page when both ran.
+    let base = "copy_page";
+    let others = copies.iter().copied().filter(|&c| c != base);
+    for fast in others.filter(|_| copies.contains(&base)) {
         let mut seen = Vec::new();
         for w in walls.iter().filter(|w| at(&w.key) && w.key.copy == base) {
             let (s, m) = (w.key.strategy.clone(), w.key.map.clone());
