@@ -29,6 +29,13 @@ fn bench_runs_every_configuration_verified() {
         assert!(r["ns"].as_u64().unwrap() > 0);
         // Without -icount the PMU cannot count instructions: null, not 0.
         assert!(r["insns"].is_null(), "{r}");
+        for f in ["map_insns", "final_insns", "verify_insns"] {
+            assert!(r[f].is_null(), "{f}: {r}");
+        }
+        // The phases around the copy: the map build only with the MMU on.
+        assert!(r["verify_ns"].as_u64().unwrap() > 0, "{r}");
+        assert!(r["final_ns"].is_u64(), "{r}");
+        assert_eq!(r["map_ns"].is_u64(), r["mmu"] == true, "{r}");
         match (r["mmu"].as_bool().unwrap(), r["strategy"].as_str().unwrap()) {
             (true, "legacy") => panic!("legacy runs with the MMU off only: {r}"),
             (false, _) => assert!(r["granule"].is_null() && r["table_bytes"].is_null()),
@@ -124,6 +131,29 @@ fn ldp_q_dc_is_within_400_instructions_per_page() {
         "ind-list {list} vs contiguous {contig} per page"
     );
     assert!(results(&run).iter().all(|r| r["verified"] == true));
+    // The cost breakdown, counted: the contiguous map costs more to build
+    // than the linear one (a table entry per source page); verifying
+    // hashes every byte, so it costs more than the copy.
+    let field = |s: &str, mmu: bool, f: &str| {
+        results(&run)
+            .iter()
+            .find(|r| r["strategy"] == s && r["mmu"] == mmu)
+            .map(|r| r[f].as_u64())
+            .unwrap()
+    };
+    let (linear, contig) = (
+        field("ind-list", true, "map_insns").unwrap(),
+        field("contiguous", true, "map_insns").unwrap(),
+    );
+    assert!(
+        contig > linear && linear > 0,
+        "map builds {linear} {contig}"
+    );
+    assert_eq!(field("ind-list", false, "map_insns"), None);
+    for s in ["ind-list", "contiguous"] {
+        assert!(field(s, true, "final_insns").unwrap() > 0);
+        assert!(field(s, true, "verify_insns").unwrap() > field(s, true, "insns").unwrap());
+    }
 }
 
 /// Its build for 128-byte and longer lines (one dc per 128 bytes): QEMU's

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::analysis::{Change, Comparison, Exact, FLOOR_INSNS_PER_PAGE, Study, Wall, size_label};
+use crate::analysis::{
+    Change, Comparison, Exact, FLOOR_INSNS_PER_PAGE, RunRow, Study, Wall, size_label,
+};
 use crate::plots::{self, Bar, Series};
 
 type Baseline = (PathBuf, Vec<Change>, Vec<String>);
@@ -64,6 +66,12 @@ fn results_csv(s: &Study) -> String {
             "insns",
             "insns_per_page",
             "table_bytes",
+            "map_ns",
+            "map_insns",
+            "final_ns",
+            "final_insns",
+            "verify_ns",
+            "verify_insns",
             "verified",
             "guard_bytes_checked",
         ]
@@ -90,6 +98,12 @@ fn results_csv(s: &Study) -> String {
             opt(r.insns),
             opt(r.insns.map(|i| format!("{:.1}", i as f64 / r.pages as f64))),
             opt(v["table_bytes"].as_u64()),
+            opt(v["map_ns"].as_u64()),
+            opt(v["map_insns"].as_u64()),
+            opt(v["final_ns"].as_u64()),
+            opt(v["final_insns"].as_u64()),
+            opt(v["verify_ns"].as_u64()),
+            opt(v["verify_insns"].as_u64()),
             r.verified.to_string(),
             opt(v["guard_bytes_checked"].as_u64()),
         ]);
@@ -383,6 +397,63 @@ fn exact_table(s: &Study) -> String {
     t
 }
 
+/// The phases of one exact run per (strategy, map): the map build (once
+/// per boot, charged to every run under that map), the copy per kernel,
+/// the final cache maintenance and the verification, in instructions.
+fn cost_table(s: &Study) -> String {
+    let mut t = String::new();
+    let exact: Vec<&RunRow> = s.runs.iter().filter(|r| r.kind == "exact").collect();
+    let mut kernels: Vec<&str> = exact.iter().map(|r| r.key.copy.as_str()).collect();
+    kernels.sort();
+    kernels.dedup();
+    let mut rows: Vec<(&str, &str)> = Vec::new();
+    for r in &exact {
+        let k = (r.key.strategy.as_str(), r.key.map.as_str());
+        if !rows.contains(&k) {
+            rows.push(k);
+        }
+    }
+    if rows.is_empty() {
+        return t;
+    }
+    let insns = |r: &RunRow, f: &str| r.record[f].as_u64().map_or("-".into(), |v| v.to_string());
+    let _ = writeln!(
+        t,
+        "Cost of one run, exact instructions (first run of each configuration): map build (once per boot,
+         charged to every run under the map), copy loop per kernel, final cache maintenance, verification"
+    );
+    let mut head = format!("{:<11} {:<42} {:>10}", "strategy", "map", "map build");
+    for k in &kernels {
+        let _ = write!(head, " {:>10}", format!("copy {k}"));
+    }
+    let _ = writeln!(t, "{head} {:>6} {:>10}", "final", "verify");
+    for (strategy, map) in rows {
+        let of = |k: &str| {
+            exact.iter().find(|r| {
+                (
+                    r.key.strategy.as_str(),
+                    r.key.map.as_str(),
+                    r.key.copy.as_str(),
+                ) == (strategy, map, k)
+            })
+        };
+        let Some(any) = kernels.iter().find_map(|k| of(k)) else {
+            continue;
+        };
+        let mut line = format!("{strategy:<11} {map:<42} {:>10}", insns(any, "map_insns"));
+        for k in &kernels {
+            let _ = write!(line, " {:>10}", of(k).map_or("-".into(), |r| opt(r.insns)));
+        }
+        let _ = writeln!(
+            t,
+            "{line} {:>6} {:>10}",
+            insns(any, "final_insns"),
+            insns(any, "verify_insns")
+        );
+    }
+    t
+}
+
 fn wall_table(s: &Study, bytes: u64) -> String {
     let mut t = String::new();
     let rows: Vec<&Wall> = s.wall.iter().filter(|w| w.key.bytes == bytes).collect();
@@ -562,6 +633,7 @@ pub fn terminal(s: &Study, env: &Value, base: Option<&Baseline>) -> String {
     let mut t = String::from("\n");
     for part in [
         exact_table(s),
+        cost_table(s),
         s.main_bytes.map_or(String::new(), |b| wall_table(s, b)),
         ab_table(s),
         sweep_table(s),
