@@ -4,6 +4,8 @@
 //   COPY_PAGE_LDPQ_DC64/128  ours, fused: 512 bytes per turn with the dc
 //                  civac of each destination line interleaved (64-byte
 //                  lines; 128 bytes or more), chosen by CTR_EL0 in Rust
+//   COPY_PAGE_MOPS   FEAT_MOPS CPYFP/CPYFM/CPYFE (only where
+//                  ID_AA64ISAR2_EL1.MOPS says the CPU has them)
 // and is wrapped by three walkers:
 //   IND_LIST_WALK  Eric Biederman's: walk the kimage IND_* list
 //   IND_LIST_WALK_LEGACY  the same walk as Linux <= 5.12 ran it with the
@@ -40,3 +42,5 @@
     MEASURED reloc_ind_list_ldpq_dc128, IND_LIST_WALK, COPY_PAGE_LDPQ_DC128, 1
     MEASURED reloc_contig_ldpq_dc64, CONTIG_WALK, COPY_PAGE_LDPQ_DC64, 1
     MEASURED reloc_contig_ldpq_dc128, CONTIG_WALK, COPY_PAGE_LDPQ_DC128, 1
+    MEASURED reloc_ind_list_mops, IND_LIST_WALK, COPY_PAGE_MOPS
+    MEASURED reloc_contig_mops, CONTIG_WALK, COPY_PAGE_MOPS

@@ -76,3 +76,5 @@ handoff_vectors_end:
     HANDOFF handoff_ind_list_ldpq_dc128, IND_LIST_WALK, COPY_PAGE_LDPQ_DC128, 1
     HANDOFF handoff_contig_ldpq_dc64, CONTIG_WALK, COPY_PAGE_LDPQ_DC64, 1
     HANDOFF handoff_contig_ldpq_dc128, CONTIG_WALK, COPY_PAGE_LDPQ_DC128, 1
+    HANDOFF handoff_ind_list_mops, IND_LIST_WALK, COPY_PAGE_MOPS
+    HANDOFF handoff_contig_mops, CONTIG_WALK, COPY_PAGE_MOPS

@@ -96,6 +96,23 @@
     COPY_PAGE_LDPQ_DC 128
     .endm
 
+// FEAT_MOPS (copy=mops): the CPU's own memory copy over one page,
+// CPYFP/CPYFM/CPYFE (forward-only: a source page never overlaps its
+// destination). How much each of the three moves is the implementation's
+// choice, so their count says nothing per byte. The cursors are advanced
+// from saved copies, not from what the instructions leave in them.
+    .macro COPY_PAGE_MOPS
+    .arch_extension mops
+    mov     x4, x12
+    mov     x5, x13
+    mov     x3, #{PAGE_SIZE}
+    cpyfp   [x12]!, [x13]!, x3!
+    cpyfm   [x12]!, [x13]!, x3!
+    cpyfe   [x12]!, [x13]!, x3!
+    add     x12, x4, #{PAGE_SIZE}
+    add     x13, x5, #{PAGE_SIZE}
+    .endm
+
 // Clean and invalidate the page just written, [x12 - PAGE_SIZE, x12).
     .macro CLEAN_DEST_PAGE
     sub     x15, x12, #{PAGE_SIZE}

@@ -66,16 +66,26 @@ pub enum CopyKernel {
     /// each destination line interleaved (the cleans are part of the
     /// kernel, not a second pass over the page).
     LdpQDc,
+    /// FEAT_MOPS: CPYFP/CPYFM/CPYFE per page, then the by-line clean; only
+    /// on CPUs that have it.
+    Mops,
 }
 
 impl CopyKernel {
-    pub const ALL: [CopyKernel; 3] = [CopyKernel::CopyPage, CopyKernel::LdpQ, CopyKernel::LdpQDc];
+    /// Every kernel `copy=all` may run (`Mops` only where the CPU has it).
+    pub const ALL: [CopyKernel; 4] = [
+        CopyKernel::CopyPage,
+        CopyKernel::LdpQ,
+        CopyKernel::LdpQDc,
+        CopyKernel::Mops,
+    ];
 
     pub const fn name(self) -> &'static str {
         match self {
             CopyKernel::CopyPage => "copy_page",
             CopyKernel::LdpQ => "ldp-q",
             CopyKernel::LdpQDc => "ldp-q-dc",
+            CopyKernel::Mops => "mops",
         }
     }
 }
@@ -307,13 +317,14 @@ const STRATEGIES: [(&str, Option<Strategy>); 4] = [
     ("all", None),
 ];
 const STRATEGIES_WORDS: [&str; 4] = words(&STRATEGIES);
-const COPY_KERNELS: [(&str, Option<CopyKernel>); 4] = [
+const COPY_KERNELS: [(&str, Option<CopyKernel>); 5] = [
     ("copy_page", Some(CopyKernel::CopyPage)),
     ("ldp-q", Some(CopyKernel::LdpQ)),
     ("ldp-q-dc", Some(CopyKernel::LdpQDc)),
+    ("mops", Some(CopyKernel::Mops)),
     ("all", None),
 ];
-const COPY_KERNELS_WORDS: [&str; 4] = words(&COPY_KERNELS);
+const COPY_KERNELS_WORDS: [&str; 5] = words(&COPY_KERNELS);
 const MMU_STATES: [(&str, OnOff); 3] = [
     ("on", OnOff::On),
     ("off", OnOff::Off),

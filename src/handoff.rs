@@ -281,7 +281,9 @@ fn boot_choice(w: &World<'_>) -> Result<(Strategy, CopyKernel), Error> {
             "strategy=legacy is a benchmark baseline (MMU off); boot with ind-list or contiguous",
         ));
     }
-    Ok((strategy, w.args.copy.unwrap_or(CopyKernel::CopyPage)))
+    let kernel = w.args.copy.unwrap_or(CopyKernel::CopyPage);
+    copy::require(kernel)?;
+    Ok((strategy, kernel))
 }
 
 /// The DTB handed on: the live one, or a FIT configuration's fdt fixed up

@@ -26,6 +26,7 @@ fn bench_runs_every_configuration_verified() {
         assert_eq!(r["pages"], 1024);
         assert_eq!(r["segments"], 3);
         assert!(r["guard_bytes_checked"].as_u64().unwrap() > 0);
+        assert_eq!(r["warmup"], r["trial"] == 0, "{r}");
         assert!(r["ns"].as_u64().unwrap() > 0);
         // Without -icount the PMU cannot count instructions: null, not 0.
         assert!(r["insns"].is_null(), "{r}");
@@ -75,18 +76,30 @@ fn icount_gives_exact_instruction_counts() {
     };
     let (a, b) = (go(), go());
     a.expect_status(0);
-    let insns = |r: &common::Run| -> Vec<u64> {
+    // Trials run in a seeded shuffled order: the same in both boots.
+    let insns = |r: &common::Run| -> Vec<(String, u64)> {
         results(r)
             .iter()
-            .map(|x| x["insns"].as_u64().unwrap())
+            .map(|x| {
+                (
+                    x["copy"].as_str().unwrap().to_string(),
+                    x["insns"].as_u64().unwrap(),
+                )
+            })
             .collect()
     };
     assert_eq!(insns(&a), insns(&b), "icount runs repeat exactly");
-    let per_page: Vec<u64> = insns(&a).iter().map(|i| i / 256).collect();
-    // copy_page: 12 instructions per 64 bytes (768 per page); ldp-q half that.
+    let per_page = |copy: &str| insns(&a).iter().find(|x| x.0 == copy).unwrap().1 / 256;
+    // copy_page: 12 instructions per 64 bytes (768 per page); ldp-q half
+    // that; ldp-q-dc about 5 per 64 bytes with its cleans.
+    let (linux, ldpq, fused) = (
+        per_page("copy_page"),
+        per_page("ldp-q"),
+        per_page("ldp-q-dc"),
+    );
     assert!(
-        per_page[0] > 768 && per_page[1] > 384 && per_page[1] < per_page[0],
-        "{per_page:?}"
+        linux > 768 && ldpq > 384 && ldpq < linux && fused < ldpq,
+        "{linux} {ldpq} {fused}"
     );
 }
 
@@ -177,6 +190,31 @@ fn ldp_q_dc_on_long_cache_lines() {
     assert!(results(&run).iter().all(|r| r["verified"] == true));
 }
 
+/// FEAT_MOPS (`-cpu max` has it): CPYFP/CPYFM/CPYFE per page, verified;
+/// `copy=all` includes it there, never with legacy. Its count is the three
+/// CPY instructions (however many bytes each moves) plus the walk and the
+/// by-line clean, so it is reported, not compared per instruction.
+#[test]
+fn mops_copies_verified_where_the_cpu_has_it() {
+    let run = Qemu::virt()
+        .args(["-cpu", "max"])
+        .icount()
+        .append("size=1M trials=1 copy=all strategy=all mmu=both")
+        .run();
+    run.expect_status(0);
+    let res = results(&run);
+    assert!(res.iter().all(|r| r["verified"] == true));
+    let mops: Vec<_> = res.iter().filter(|r| r["copy"] == "mops").collect();
+    assert_eq!(mops.len(), 4, "ind-list and contiguous, MMU on and off");
+    assert!(mops.iter().all(|r| r["strategy"] != "legacy"));
+    for r in mops {
+        let per_page = r["insns"].as_u64().unwrap() / r["pages"].as_u64().unwrap();
+        // 64 lines x 4 instructions of dc civac loop, a few for the walk
+        // and the CPY sequence.
+        assert!((256..400).contains(&per_page), "{per_page}: {r}");
+    }
+}
+
 #[test]
 fn el2_and_other_granules() {
     let run = Qemu::virt()
@@ -253,15 +291,15 @@ fn leaf_sweep_switches_maps_break_before_make() {
         )
         .run();
     run.expect_status(0);
-    let leaves: Vec<u64> = results(&run)
-        .iter()
-        .map(|r| r["leaf"].as_u64().unwrap())
-        .collect();
+    // Largest leaf first (the trial ran them in a shuffled order).
+    let mut res = results(&run);
+    res.sort_by_key(|r| std::cmp::Reverse(r["leaf"].as_u64().unwrap()));
+    let leaves: Vec<u64> = res.iter().map(|r| r["leaf"].as_u64().unwrap()).collect();
     assert_eq!(leaves, [1 << 30, 2 << 20, 4096]);
-    assert!(results(&run).iter().all(|r| r["verified"] == true));
+    assert!(res.iter().all(|r| r["verified"] == true));
     // Each map was built in the same table area and checked with AT when
     // switched to; smaller leaves need more tables.
-    let tables: Vec<u64> = results(&run)
+    let tables: Vec<u64> = res
         .iter()
         .map(|r| r["table_bytes"].as_u64().unwrap())
         .collect();

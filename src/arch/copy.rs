@@ -12,7 +12,7 @@ use mmu_reloc::relocate::{
     CopyRun, IND_DESTINATION_BIT, IND_DONE_BIT, IND_INDIRECTION_BIT, IND_SOURCE_BIT, PAGE_BYTES,
 };
 
-use mmu_reloc::exit::ExitStatus;
+use mmu_reloc::exit::{Error, ExitStatus};
 
 use super::BootCpuCell;
 
@@ -68,6 +68,8 @@ unsafe extern "C" {
     fn reloc_ind_list_ldpq_dc128(head: u64, unused: u64, line: u64) -> u64;
     fn reloc_contig_ldpq_dc64(runs: *const CopyRun, n: usize, line: u64) -> u64;
     fn reloc_contig_ldpq_dc128(runs: *const CopyRun, n: usize, line: u64) -> u64;
+    fn reloc_ind_list_mops(head: u64, unused: u64, line: u64) -> u64;
+    fn reloc_contig_mops(runs: *const CopyRun, n: usize, line: u64) -> u64;
 }
 
 unsafe extern "C" {
@@ -87,6 +89,10 @@ unsafe extern "C" {
     static handoff_contig_ldpq_dc64_end: u8;
     static handoff_contig_ldpq_dc128: u8;
     static handoff_contig_ldpq_dc128_end: u8;
+    static handoff_ind_list_mops: u8;
+    static handoff_ind_list_mops_end: u8;
+    static handoff_contig_mops: u8;
+    static handoff_contig_mops_end: u8;
     static handoff_vectors: u8;
     static handoff_vectors_end: u8;
 }
@@ -103,6 +109,7 @@ enum Build {
     LdpQ,
     LdpQDc64,
     LdpQDc128,
+    Mops,
 }
 
 fn build(kernel: CopyKernel, line: u64) -> Build {
@@ -112,7 +119,30 @@ fn build(kernel: CopyKernel, line: u64) -> Build {
         CopyKernel::LdpQDc if line >= 128 => Build::LdpQDc128,
         CopyKernel::LdpQDc if line == 64 => Build::LdpQDc64,
         CopyKernel::LdpQDc => Build::LdpQ,
+        CopyKernel::Mops => Build::Mops,
     }
+}
+
+/// Whether this CPU can run `kernel`: `mops` needs FEAT_MOPS
+/// (ID_AA64ISAR2_EL1.MOPS).
+pub fn available(kernel: CopyKernel) -> bool {
+    kernel != CopyKernel::Mops || has_mops()
+}
+
+/// Whether the CPU has FEAT_MOPS.
+pub fn has_mops() -> bool {
+    super::sysreg::id_aa64isar2_el1().read(super::sysreg::ID_AA64ISAR2_EL1::MOPS) >= 1
+}
+
+/// `copy=` asked for a kernel this CPU cannot run: the one-line error.
+pub fn require(kernel: CopyKernel) -> Result<(), Error> {
+    if available(kernel) {
+        return Ok(());
+    }
+    Err(Error::input(format_args!(
+        "copy={}: this CPU has no FEAT_MOPS (ID_AA64ISAR2_EL1.MOPS = 0); use copy_page, ldp-q or ldp-q-dc",
+        kernel.name()
+    )))
 }
 
 /// The park vector table of asm/handoff.S, to be copied to a 2 KiB-aligned
@@ -160,6 +190,14 @@ pub fn handoff_code(strategy: Strategy, kernel: CopyKernel, line: u64) -> &'stat
         (Strategy::Contiguous, Build::LdpQDc128) => (
             &raw const handoff_contig_ldpq_dc128,
             &raw const handoff_contig_ldpq_dc128_end,
+        ),
+        (Strategy::IndList, Build::Mops) => (
+            &raw const handoff_ind_list_mops,
+            &raw const handoff_ind_list_mops_end,
+        ),
+        (Strategy::Contiguous, Build::Mops) => (
+            &raw const handoff_contig_mops,
+            &raw const handoff_contig_mops_end,
         ),
         (Strategy::Legacy, _) => unreachable!("no hand-off for the MMU-off-only legacy loop"),
     };
@@ -214,7 +252,7 @@ pub enum Input<'a> {
 /// the stage still needs may lie in a destination.
 pub unsafe fn run(strategy: Strategy, kernel: CopyKernel, input: Input<'_>, line: u64) -> u64 {
     RUNNING.set(Some(Running { strategy, kernel }));
-    use Build::{CopyPage, LdpQ, LdpQDc64, LdpQDc128};
+    use Build::{CopyPage, LdpQ, LdpQDc64, LdpQDc128, Mops};
     // SAFETY: the caller guarantees the list/runs describe valid memory.
     let pages = unsafe {
         match (strategy, input, build(kernel, line)) {
@@ -231,6 +269,7 @@ pub unsafe fn run(strategy: Strategy, kernel: CopyKernel, input: Input<'_>, line
             (Strategy::IndList, Input::List(head), LdpQDc128) => {
                 reloc_ind_list_ldpq_dc128(head, 0, line)
             }
+            (Strategy::IndList, Input::List(head), Mops) => reloc_ind_list_mops(head, 0, line),
             (Strategy::Legacy, Input::List(head), LdpQ) => reloc_legacy_ldpq(head, 0, line),
             (Strategy::Contiguous, Input::Runs(r), CopyPage) => {
                 reloc_contig_copy_page(r.as_ptr(), r.len(), line)
@@ -244,7 +283,10 @@ pub unsafe fn run(strategy: Strategy, kernel: CopyKernel, input: Input<'_>, line
             (Strategy::Contiguous, Input::Runs(r), LdpQDc128) => {
                 reloc_contig_ldpq_dc128(r.as_ptr(), r.len(), line)
             }
-            (Strategy::Legacy, _, LdpQDc64 | LdpQDc128) => {
+            (Strategy::Contiguous, Input::Runs(r), Mops) => {
+                reloc_contig_mops(r.as_ptr(), r.len(), line)
+            }
+            (Strategy::Legacy, _, LdpQDc64 | LdpQDc128 | Mops) => {
                 unreachable!("the matrix runs legacy with the walker's clean only")
             }
             _ => unreachable!("strategy and input disagree"),

@@ -16,13 +16,16 @@ use mmu_reloc::region::{self, Region, SZ_4K, SizeName};
 use mmu_reloc::relocate::{self, Environment, Segment, SegmentSource};
 use mmu_reloc::stats;
 
+use crate::arch::copy;
 use crate::board::console::Console;
 use crate::println;
 use crate::workload::{self, MapShape, World};
 
 /// `mode=bench`: a synthetic payload relocated by every configuration,
-/// trials interleaved (each trial runs every configuration once, so drift
-/// in the host hits all of them alike).
+/// trials interleaved (each trial runs every configuration once, in a
+/// seeded shuffled order, so drift in the host hits all of them alike and
+/// no configuration always follows the same one); trial 0 is each
+/// configuration's warm-up, flagged in its record.
 pub fn run(w: &World<'_>) -> Result<(), Error> {
     let env = Environment {
         ram: w.platform.ram.clone(),
@@ -38,7 +41,10 @@ pub fn run(w: &World<'_>) -> Result<(), Error> {
     } else {
         explicit_segments(w)?
     };
-    let configs = matrix::configs(&w.args);
+    if let Some(k) = w.args.copy {
+        copy::require(k)?;
+    }
+    let configs = matrix::configs(&w.args, copy::has_mops());
     if configs.is_empty() {
         return Err(Error::input(
             "nothing to run: strategy=legacy runs with mmu=off and copy=copy_page or ldp-q",
@@ -66,8 +72,8 @@ pub fn run(w: &World<'_>) -> Result<(), Error> {
     let groups = workload::event_groups();
     for trial in 0..w.args.trials {
         let events = pmu::group(&groups, trial as usize);
-        for (i, &c) in configs.iter().enumerate() {
-            let o = workload::run(w, &wl, c, events)?;
+        for i in matrix::trial_order(configs.len(), w.args.seed, trial) {
+            let o = workload::run(w, &wl, configs[i], events)?;
             workload::record(&o, &wl, segments.len(), trial);
             samples[i].push(o);
         }

@@ -23,7 +23,7 @@ use mmu_reloc::relocate::{
 use mmu_reloc::bootargs::BootArgs;
 use mmu_reloc::cpu::CpuInfo;
 use mmu_reloc::exit::Error;
-use mmu_reloc::matrix::Config;
+use mmu_reloc::matrix::{self, Config};
 use mmu_reloc::platform::Platform;
 
 use crate::arch::{copy, mem::IdentityMem, mmu as hw};
@@ -691,6 +691,7 @@ pub fn record(o: &Outcome, wl: &Workload, segments: usize, trial: u32) {
         .u64("pages", o.pages)
         .u64("segments", segments as u64)
         .u64("trial", trial as u64)
+        .bool("warmup", matrix::is_warmup(trial))
         .u64("ns", o.sample.ns)
         .opt_u64("cycles", o.sample.cycles)
         .opt_u64("insns", o.sample.insns);

@@ -173,21 +173,16 @@ pub fn runs(boots: &[Boot]) -> Vec<RunRow> {
             .iter()
             .filter(|r| r["record"] == "result")
             .collect();
-        // Each configuration's first trial in a boot warms QEMU's
-        // translation cache: reported, not counted (wall-clock only).
-        let mut first: BTreeMap<Key, u64> = BTreeMap::new();
-        for r in &results {
-            let t = r["trial"].as_u64().unwrap_or(0);
-            let e = first.entry(Key::of(r)).or_insert(t);
-            *e = (*e).min(t);
-        }
         for r in results {
             let key = Key::of(r);
             let trial = r["trial"].as_u64().unwrap_or(0);
             out.push(RunRow {
                 boot: i,
                 kind: kind.clone(),
-                warmup: kind != "exact" && first.get(&key) == Some(&trial),
+                // The stage flags each configuration's first run in a boot
+                // (it warms QEMU's translation cache): reported, not
+                // counted (wall-clock only; exact counts repeat anyway).
+                warmup: kind != "exact" && r["warmup"] == true,
                 key,
                 trial,
                 pages: r["pages"].as_u64().unwrap_or(0).max(1),
@@ -664,7 +659,7 @@ mod tests {
     ) -> Value {
         json!({"record":"result","strategy":strategy,"copy":copy,"mmu":leaf.is_some(),
                "src_layout":"page-list","granule":leaf.map(|_|"4k"),"leaf":leaf,"bytes":4096*16,
-               "pages":16,"trial":trial,"ns":ns,"insns":insns,"verified":true})
+               "pages":16,"trial":trial,"warmup":trial == 0,"ns":ns,"insns":insns,"verified":true})
     }
 
     #[test]
