@@ -215,8 +215,11 @@ impl Exact {
     pub fn repeats(&self) -> bool {
         self.min == self.max
     }
-    pub fn floor_ratio(&self) -> f64 {
-        self.per_page / FLOOR_INSNS_PER_PAGE as f64
+    /// The count over the floor; `None` for `mops`, whose CPY instructions
+    /// each move as many bytes as the CPU chooses: not comparable per
+    /// instruction.
+    pub fn floor_ratio(&self) -> Option<f64> {
+        (self.key.copy != "mops").then(|| self.per_page / FLOOR_INSNS_PER_PAGE as f64)
     }
 }
 
