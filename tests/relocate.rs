@@ -215,6 +215,25 @@ fn mops_copies_verified_where_the_cpu_has_it() {
     }
 }
 
+/// `size=` as a list: one payload after the other in one boot, each
+/// prepared with the MMU off and every configuration verified on it.
+#[test]
+fn size_list_runs_each_payload_in_one_boot() {
+    let run = Qemu::virt()
+        .append("size=1M,3M segments=2 trials=1 copy=ldp-q")
+        .run();
+    run.expect_status(0);
+    let res = results(&run);
+    let bytes: Vec<u64> = res.iter().map(|r| r["bytes"].as_u64().unwrap()).collect();
+    // 4 ind-list/contiguous x MMU configurations + legacy, per payload,
+    // the first payload's first.
+    assert_eq!(bytes.len(), 2 * 5);
+    assert!(bytes[..5].iter().all(|&b| b == 1 << 20), "{bytes:?}");
+    assert!(bytes[5..].iter().all(|&b| b == 3 << 20), "{bytes:?}");
+    assert!(res.iter().all(|r| r["verified"] == true));
+    assert_eq!(run.all("summary").len(), 2 * 5);
+}
+
 #[test]
 fn el2_and_other_granules() {
     let run = Qemu::virt()
