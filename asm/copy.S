@@ -1,6 +1,11 @@
 // The measured copy loops. Each exists once per page-copy kernel:
 //   COPY_PAGE_LINUX  Linux's copy_page: 4 x ldp + 4 x stnp per 64 bytes
 //   COPY_PAGE_LDPQ   ours: 2 x ldp q + 2 x stp q twice, 128 bytes per turn
+//   COPY_PAGE_LDPQ_DC64/128  ours, fused: 512 bytes per turn with the dc
+//                  civac of each destination line interleaved (64-byte
+//                  lines; 128 bytes or more), chosen by CTR_EL0 in Rust
+//   COPY_PAGE_MOPS   FEAT_MOPS CPYFP/CPYFM/CPYFE (only where
+//                  ID_AA64ISAR2_EL1.MOPS says the CPU has them)
 // and is wrapped by three walkers:
 //   IND_LIST_WALK  Eric Biederman's: walk the kimage IND_* list
 //   IND_LIST_WALK_LEGACY  the same walk as Linux <= 5.12 ran it with the
@@ -19,10 +24,10 @@
     .text
 
 // A measured loop: walk, return pages copied.
-    .macro MEASURED name, walk, copy
+    .macro MEASURED name, walk, copy, fused=0
     .global \name
 \name:
-    \walk \copy
+    \walk \copy, \fused
     mov     x0, x9
     ret
     .endm
@@ -33,3 +38,9 @@
     MEASURED reloc_legacy_ldpq, IND_LIST_WALK_LEGACY, COPY_PAGE_LDPQ
     MEASURED reloc_contig_copy_page, CONTIG_WALK, COPY_PAGE_LINUX
     MEASURED reloc_contig_ldpq, CONTIG_WALK, COPY_PAGE_LDPQ
+    MEASURED reloc_ind_list_ldpq_dc64, IND_LIST_WALK, COPY_PAGE_LDPQ_DC64, 1
+    MEASURED reloc_ind_list_ldpq_dc128, IND_LIST_WALK, COPY_PAGE_LDPQ_DC128, 1
+    MEASURED reloc_contig_ldpq_dc64, CONTIG_WALK, COPY_PAGE_LDPQ_DC64, 1
+    MEASURED reloc_contig_ldpq_dc128, CONTIG_WALK, COPY_PAGE_LDPQ_DC128, 1
+    MEASURED reloc_ind_list_mops, IND_LIST_WALK, COPY_PAGE_MOPS
+    MEASURED reloc_contig_mops, CONTIG_WALK, COPY_PAGE_MOPS

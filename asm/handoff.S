@@ -14,14 +14,14 @@
 
     .text
 
-    .macro HANDOFF name, walk, copy
+    .macro HANDOFF name, walk, copy, fused=0
     .global \name
     .global \name\()_end
     .balign 16
 \name:
     mov     x20, x3
     mov     x21, x4
-    \walk \copy                     // destinations cleaned to the PoC
+    \walk \copy, \fused             // destinations cleaned to the PoC
     mrs     x5, CurrentEL
     mov     x6, #{SCTLR_MCI}
     cmp     x5, #(2 << 2)
@@ -72,3 +72,9 @@ handoff_vectors_end:
     HANDOFF handoff_ind_list_ldpq, IND_LIST_WALK, COPY_PAGE_LDPQ
     HANDOFF handoff_contig_copy_page, CONTIG_WALK, COPY_PAGE_LINUX
     HANDOFF handoff_contig_ldpq, CONTIG_WALK, COPY_PAGE_LDPQ
+    HANDOFF handoff_ind_list_ldpq_dc64, IND_LIST_WALK, COPY_PAGE_LDPQ_DC64, 1
+    HANDOFF handoff_ind_list_ldpq_dc128, IND_LIST_WALK, COPY_PAGE_LDPQ_DC128, 1
+    HANDOFF handoff_contig_ldpq_dc64, CONTIG_WALK, COPY_PAGE_LDPQ_DC64, 1
+    HANDOFF handoff_contig_ldpq_dc128, CONTIG_WALK, COPY_PAGE_LDPQ_DC128, 1
+    HANDOFF handoff_ind_list_mops, IND_LIST_WALK, COPY_PAGE_MOPS
+    HANDOFF handoff_contig_mops, CONTIG_WALK, COPY_PAGE_MOPS

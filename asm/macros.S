@@ -14,7 +14,7 @@
 //   x12  destination cursor
 //   x13  source cursor
 //   x14  bytes left in the run (contig)
-//   x3-x8, x15-x17, q0-q3  scratch
+//   x3-x8, x15-x17, q0-q7  scratch
 
     .ifndef .Lmmu_reloc_macros
     .set    .Lmmu_reloc_macros, 1
@@ -52,6 +52,67 @@
     b.ne    9b
     .endm
 
+// One 64-byte block of the fused kernel: load it (second half first, the
+// first half's post-index advances x13), store it with x12 pre-indexed to
+// the block, then, when \clean, dc civac the line x12 is in. x12 points at
+// the block last stored, so the dc names it without an add.
+    .macro COPY_CLEAN_BLOCK qa, qb, qc, qd, clean
+    ldp     \qc, \qd, [x13, #32]
+    ldp     \qa, \qb, [x13], #64
+    stp     \qa, \qb, [x12, #64]!
+    stp     \qc, \qd, [x12, #32]
+    .if \clean
+    dc      civac, x12
+    .endif
+    .endm
+
+// The fused kernel (copy=ldp-q-dc): copy one page from x13 to x12, 512
+// bytes per turn, with the dc civac of every destination line interleaved
+// (\line: 64, one dc per block; 128, one per two blocks, enough for any
+// line of 128 bytes or more). Five instructions per 64 bytes plus two per
+// turn: the architectural floor is four plus one dc per line. The walkers
+// do no CLEAN_DEST_PAGE after it. x12, x13 advance by PAGE_SIZE; q0-q7.
+    .macro COPY_PAGE_LDPQ_DC line
+    add     x15, x13, #{PAGE_SIZE}
+    sub     x12, x12, #64           // stores pre-index: x12 = last block
+9:  COPY_CLEAN_BLOCK q0, q1, q2, q3, (\line == 64)
+    COPY_CLEAN_BLOCK q4, q5, q6, q7, 1
+    COPY_CLEAN_BLOCK q0, q1, q2, q3, (\line == 64)
+    COPY_CLEAN_BLOCK q4, q5, q6, q7, 1
+    COPY_CLEAN_BLOCK q0, q1, q2, q3, (\line == 64)
+    COPY_CLEAN_BLOCK q4, q5, q6, q7, 1
+    COPY_CLEAN_BLOCK q0, q1, q2, q3, (\line == 64)
+    COPY_CLEAN_BLOCK q4, q5, q6, q7, 1
+    cmp     x13, x15
+    b.ne    9b
+    add     x12, x12, #64           // back to the end of the page
+    .endm
+
+    .macro COPY_PAGE_LDPQ_DC64
+    COPY_PAGE_LDPQ_DC 64
+    .endm
+
+    .macro COPY_PAGE_LDPQ_DC128
+    COPY_PAGE_LDPQ_DC 128
+    .endm
+
+// FEAT_MOPS (copy=mops): the CPU's own memory copy over one page,
+// CPYFP/CPYFM/CPYFE (forward-only: a source page never overlaps its
+// destination). How much each of the three moves is the implementation's
+// choice, so their count says nothing per byte. The cursors are advanced
+// from saved copies, not from what the instructions leave in them.
+    .macro COPY_PAGE_MOPS
+    .arch_extension mops
+    mov     x4, x12
+    mov     x5, x13
+    mov     x3, #{PAGE_SIZE}
+    cpyfp   [x12]!, [x13]!, x3!
+    cpyfm   [x12]!, [x13]!, x3!
+    cpyfe   [x12]!, [x13]!, x3!
+    add     x12, x4, #{PAGE_SIZE}
+    add     x13, x5, #{PAGE_SIZE}
+    .endm
+
 // Clean and invalidate the page just written, [x12 - PAGE_SIZE, x12).
     .macro CLEAN_DEST_PAGE
     sub     x15, x12, #{PAGE_SIZE}
@@ -69,8 +130,9 @@
 
 // Walk the kimage list at x0 with copy kernel `copy`; falls through with
 // x9 = pages copied and every destination line cleaned to the PoC (or,
-// `legacy`, invalidated before it was written).
-    .macro IND_LIST_WALK copy, legacy=0
+// `legacy`, invalidated before it was written). `fused`: the kernel
+// cleans the lines itself.
+    .macro IND_LIST_WALK copy, fused=0, legacy=0
     mov     x9, xzr
     mov     x10, x0                 // the head is itself an entry
     mov     x11, xzr
@@ -88,7 +150,7 @@
     INVAL_DEST_PAGE
     .endif
     \copy
-    .if !\legacy
+    .if !\legacy && !\fused
     CLEAN_DEST_PAGE
     .endif
     add     x9, x9, #1
@@ -99,7 +161,7 @@
 
 // Copy x1 runs of (src, dest, bytes) triples at x0, bytes a multiple of
 // PAGE_SIZE; falls through like IND_LIST_WALK.
-    .macro CONTIG_WALK copy
+    .macro CONTIG_WALK copy, fused=0
     mov     x9, xzr
     mov     x11, x0
     cbz     x1, 3f
@@ -107,7 +169,9 @@
     ldp     x13, x12, [x11], #{RUN_SIZE} // src_va, dest_pa: the first two fields
     cbz     x14, 2f
 0:  \copy
+    .if !\fused
     CLEAN_DEST_PAGE
+    .endif
     add     x9, x9, #1
     subs    x14, x14, #{PAGE_SIZE}
     b.ne    0b
@@ -116,8 +180,8 @@
 3:  dsb     sy
     .endm
 
-    .macro IND_LIST_WALK_LEGACY copy
-    IND_LIST_WALK \copy, 1
+    .macro IND_LIST_WALK_LEGACY copy, fused=0
+    IND_LIST_WALK \copy, 0, 1
     .endm
 
     .endif

@@ -62,15 +62,30 @@ pub enum CopyKernel {
     CopyPage,
     /// 128 bytes per iteration with q-register ldp/stp.
     LdpQ,
+    /// q-register ldp/stp, 512 bytes per iteration, with the `dc civac` of
+    /// each destination line interleaved (the cleans are part of the
+    /// kernel, not a second pass over the page).
+    LdpQDc,
+    /// FEAT_MOPS: CPYFP/CPYFM/CPYFE per page, then the by-line clean; only
+    /// on CPUs that have it.
+    Mops,
 }
 
 impl CopyKernel {
-    pub const ALL: [CopyKernel; 2] = [CopyKernel::CopyPage, CopyKernel::LdpQ];
+    /// Every kernel `copy=all` may run (`Mops` only where the CPU has it).
+    pub const ALL: [CopyKernel; 4] = [
+        CopyKernel::CopyPage,
+        CopyKernel::LdpQ,
+        CopyKernel::LdpQDc,
+        CopyKernel::Mops,
+    ];
 
     pub const fn name(self) -> &'static str {
         match self {
             CopyKernel::CopyPage => "copy_page",
             CopyKernel::LdpQ => "ldp-q",
+            CopyKernel::LdpQDc => "ldp-q-dc",
+            CopyKernel::Mops => "mops",
         }
     }
 }
@@ -100,8 +115,9 @@ pub struct BootArgs {
     pub copy: Option<CopyKernel>,
     /// `mmu=`: which MMU states the benchmark runs.
     pub mmu: OnOff,
-    /// `size=`: synthetic payload bytes.
-    pub size: u64,
+    /// `size=`: synthetic payload bytes, one benchmark payload per entry
+    /// (`size=1M,16M`), in the order given.
+    pub sizes: Vec<u64>,
     /// `segments=`: synthetic payload segment count.
     pub segments: u32,
     /// `seed=`: synthetic payload and shuffling seed.
@@ -134,7 +150,7 @@ impl Default for BootArgs {
             strategy: None,
             copy: None,
             mmu: OnOff::Both,
-            size: 64 << 20,
+            sizes: alloc::vec![64 << 20],
             segments: 4,
             seed: 1,
             dest: None,
@@ -165,6 +181,8 @@ pub const TRIALS_MAX: u64 = 1000;
 pub const SEGS_MAX: usize = 64;
 /// Most `leaves=` policies.
 pub const LEAVES_MAX: usize = 8;
+/// Most `size=` entries.
+pub const SIZES_MAX: usize = 8;
 
 /// What a key accepts, for its error message. Each variant quotes the
 /// limit constant its parser checks.
@@ -174,7 +192,7 @@ pub enum Expected {
     OneOf(&'static [&'static str]),
     /// A count from 1 to `max`.
     Count { max: u64 },
-    /// `size=`: a non-zero multiple of [`PAGE`].
+    /// `size=`: 1 to [`SIZES_MAX`] non-zero multiples of [`PAGE`].
     Size,
     /// `leaf=`: a power of two of at least [`PAGE`].
     Leaf,
@@ -204,7 +222,10 @@ impl fmt::Display for Expected {
                 Ok(())
             }
             Expected::Count { max } => write!(f, "a count from 1 to {max}"),
-            Expected::Size => write!(f, "a non-zero multiple of {page_k}k, e.g. 64M"),
+            Expected::Size => write!(
+                f,
+                "1 to {SIZES_MAX} non-zero multiples of {page_k}k, e.g. 64M or 1M,16M"
+            ),
             Expected::Leaf => write!(
                 f,
                 "a power-of-two size of at least {page_k}k (4k, 2m, 1g, ...)"
@@ -302,12 +323,14 @@ const STRATEGIES: [(&str, Option<Strategy>); 4] = [
     ("all", None),
 ];
 const STRATEGIES_WORDS: [&str; 4] = words(&STRATEGIES);
-const COPY_KERNELS: [(&str, Option<CopyKernel>); 3] = [
+const COPY_KERNELS: [(&str, Option<CopyKernel>); 5] = [
     ("copy_page", Some(CopyKernel::CopyPage)),
     ("ldp-q", Some(CopyKernel::LdpQ)),
+    ("ldp-q-dc", Some(CopyKernel::LdpQDc)),
+    ("mops", Some(CopyKernel::Mops)),
     ("all", None),
 ];
-const COPY_KERNELS_WORDS: [&str; 3] = words(&COPY_KERNELS);
+const COPY_KERNELS_WORDS: [&str; 5] = words(&COPY_KERNELS);
 const MMU_STATES: [(&str, OnOff); 3] = [
     ("on", OnOff::On),
     ("off", OnOff::Off),
@@ -423,9 +446,12 @@ const KEYS: &[Key] = &[
     Key {
         name: "size",
         parse: |a, v| {
-            a.size = parse_size(v)
-                .filter(|v| *v > 0 && v.is_multiple_of(PAGE))
-                .ok_or(Expected::Size)?;
+            let sizes: Option<Vec<u64>> = v
+                .split(',')
+                .map(|s| parse_size(s).filter(|v| *v > 0 && v.is_multiple_of(PAGE)))
+                .collect();
+            let sizes = sizes.filter(|l| (1..=SIZES_MAX).contains(&l.len()));
+            a.sizes = sizes.ok_or(Expected::Size)?;
             Ok(())
         },
     },
@@ -560,7 +586,15 @@ mod tests {
         assert_eq!(p.args.granule, Some(Granule::K16));
         assert_eq!(p.args.leaf, Some(2 << 20));
         assert!(!p.args.contig);
-        assert_eq!(p.args.size, 8 << 20);
+        assert_eq!(p.args.sizes, [8 << 20]);
+        assert_eq!(
+            parse("size=1M,16M").unwrap().args.sizes,
+            [1 << 20, 16 << 20]
+        );
+        assert!(parse("size=1M,").is_err());
+        assert!(parse("size=1M,5k").is_err());
+        let many = ["4k"; SIZES_MAX + 1].join(",");
+        assert!(parse(&alloc::format!("size={many}")).is_err());
         assert_eq!(p.args.segments, 3);
         assert_eq!(p.args.seed, 16);
         assert!(p.foreign.is_empty());

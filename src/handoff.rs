@@ -281,7 +281,9 @@ fn boot_choice(w: &World<'_>) -> Result<(Strategy, CopyKernel), Error> {
             "strategy=legacy is a benchmark baseline (MMU off); boot with ind-list or contiguous",
         ));
     }
-    Ok((strategy, w.args.copy.unwrap_or(CopyKernel::CopyPage)))
+    let kernel = w.args.copy.unwrap_or(CopyKernel::CopyPage);
+    copy::require(kernel)?;
+    Ok((strategy, kernel))
 }
 
 /// The DTB handed on: the live one, or a FIT configuration's fdt fixed up
@@ -382,7 +384,7 @@ pub fn boot(w: &World<'_>, live: &[u8]) -> Result<Infallible, Error> {
     let blob = dtb_handed_on(live, payload.fdt, &mut fixed)?;
     // The control area is reserved with the tables, before the sources
     // are scattered.
-    let code = copy::handoff_code(strategy, kernel);
+    let code = copy::handoff_code(strategy, kernel, hw::dcache_line());
     let layout = ControlLayout::new(
         blob,
         copy::park_vectors(),

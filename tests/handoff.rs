@@ -86,13 +86,16 @@ fn linux_boots_after_contiguous_relocation_at_el1() {
     check(&run, "contiguous", 1);
 }
 
+/// Also the fused kernel (`ldp-q-dc`, cleans interleaved in the copy) as
+/// the final copy.
 #[test]
 fn linux_boots_after_ind_list_relocation_at_el2() {
     let run = boot(
         "virt,virtualization=on",
-        "mode=boot strategy=ind-list console=ttyAMA0",
+        "mode=boot strategy=ind-list copy=ldp-q-dc console=ttyAMA0",
     );
     check(&run, "ind-list", 2);
+    assert_eq!(run.record("handoff")["copy"], "ldp-q-dc");
     assert!(run.output.contains(AT_EL2), "{}", run.output);
 }
 

@@ -672,6 +672,18 @@ fn cpu_cases() -> Vec<Case> {
             "mode=info granule=16k",
             error("granule 16k is not supported by this CPU (supported: 4k 64k)"),
         ),
+        qemu(
+            "`copy=mops` on `-cpu cortex-a72` (no FEAT_MOPS)",
+            &["-cpu", "cortex-a72"],
+            "size=1M trials=1 copy=mops",
+            error("copy=mops: this CPU has no FEAT_MOPS (ID_AA64ISAR2_EL1.MOPS = 0)"),
+        ),
+        qemu(
+            "`mode=boot copy=mops` on `-cpu cortex-a72` (no FEAT_MOPS)",
+            &["-cpu", "cortex-a72"],
+            "mode=boot copy=mops",
+            error("copy=mops: this CPU has no FEAT_MOPS"),
+        ),
         // QEMU refuses real RAM beyond the CPU's PA size ("Addressing
         // limited to 40 bits, but memory exceeds it by ..."), so the DTB
         // claims a second bank at 1 TiB that the 40-bit cortex-a53 cannot

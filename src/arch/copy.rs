@@ -12,7 +12,7 @@ use mmu_reloc::relocate::{
     CopyRun, IND_DESTINATION_BIT, IND_DONE_BIT, IND_INDIRECTION_BIT, IND_SOURCE_BIT, PAGE_BYTES,
 };
 
-use mmu_reloc::exit::ExitStatus;
+use mmu_reloc::exit::{Error, ExitStatus};
 
 use super::BootCpuCell;
 
@@ -64,6 +64,12 @@ unsafe extern "C" {
     fn reloc_legacy_ldpq(head: u64, unused: u64, line: u64) -> u64;
     fn reloc_contig_copy_page(runs: *const CopyRun, n: usize, line: u64) -> u64;
     fn reloc_contig_ldpq(runs: *const CopyRun, n: usize, line: u64) -> u64;
+    fn reloc_ind_list_ldpq_dc64(head: u64, unused: u64, line: u64) -> u64;
+    fn reloc_ind_list_ldpq_dc128(head: u64, unused: u64, line: u64) -> u64;
+    fn reloc_contig_ldpq_dc64(runs: *const CopyRun, n: usize, line: u64) -> u64;
+    fn reloc_contig_ldpq_dc128(runs: *const CopyRun, n: usize, line: u64) -> u64;
+    fn reloc_ind_list_mops(head: u64, unused: u64, line: u64) -> u64;
+    fn reloc_contig_mops(runs: *const CopyRun, n: usize, line: u64) -> u64;
 }
 
 unsafe extern "C" {
@@ -75,8 +81,68 @@ unsafe extern "C" {
     static handoff_contig_copy_page_end: u8;
     static handoff_contig_ldpq: u8;
     static handoff_contig_ldpq_end: u8;
+    static handoff_ind_list_ldpq_dc64: u8;
+    static handoff_ind_list_ldpq_dc64_end: u8;
+    static handoff_ind_list_ldpq_dc128: u8;
+    static handoff_ind_list_ldpq_dc128_end: u8;
+    static handoff_contig_ldpq_dc64: u8;
+    static handoff_contig_ldpq_dc64_end: u8;
+    static handoff_contig_ldpq_dc128: u8;
+    static handoff_contig_ldpq_dc128_end: u8;
+    static handoff_ind_list_mops: u8;
+    static handoff_ind_list_mops_end: u8;
+    static handoff_contig_mops: u8;
+    static handoff_contig_mops_end: u8;
     static handoff_vectors: u8;
     static handoff_vectors_end: u8;
+}
+
+/// The build of a kernel that runs on a CPU whose smallest D-cache line
+/// is `line` bytes (CTR_EL0.DminLine). `ldp-q-dc` interleaves one `dc
+/// civac` per 64 bytes (64-byte lines) or per 128 bytes (lines of 128
+/// bytes or more: one dc per line is enough and any address in it will
+/// do); with lines under 64 bytes, which no arm64 core we know of has, it
+/// is the `ldp-q` loop followed by the walker's by-line clean.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Build {
+    CopyPage,
+    LdpQ,
+    LdpQDc64,
+    LdpQDc128,
+    Mops,
+}
+
+fn build(kernel: CopyKernel, line: u64) -> Build {
+    match kernel {
+        CopyKernel::CopyPage => Build::CopyPage,
+        CopyKernel::LdpQ => Build::LdpQ,
+        CopyKernel::LdpQDc if line >= 128 => Build::LdpQDc128,
+        CopyKernel::LdpQDc if line == 64 => Build::LdpQDc64,
+        CopyKernel::LdpQDc => Build::LdpQ,
+        CopyKernel::Mops => Build::Mops,
+    }
+}
+
+/// Whether this CPU can run `kernel`: `mops` needs FEAT_MOPS
+/// (ID_AA64ISAR2_EL1.MOPS).
+pub fn available(kernel: CopyKernel) -> bool {
+    kernel != CopyKernel::Mops || has_mops()
+}
+
+/// Whether the CPU has FEAT_MOPS.
+pub fn has_mops() -> bool {
+    super::sysreg::id_aa64isar2_el1().read(super::sysreg::ID_AA64ISAR2_EL1::MOPS) >= 1
+}
+
+/// `copy=` asked for a kernel this CPU cannot run: the one-line error.
+pub fn require(kernel: CopyKernel) -> Result<(), Error> {
+    if available(kernel) {
+        return Ok(());
+    }
+    Err(Error::input(format_args!(
+        "copy={}: this CPU has no FEAT_MOPS (ID_AA64ISAR2_EL1.MOPS = 0); use copy_page, ldp-q or ldp-q-dc",
+        kernel.name()
+    )))
 }
 
 /// The park vector table of asm/handoff.S, to be copied to a 2 KiB-aligned
@@ -88,27 +154,52 @@ pub fn park_vectors() -> &'static [u8] {
 }
 
 /// The bytes of the self-contained hand-off routine (asm/handoff.S) for
-/// `strategy` and `kernel`, to be copied to a control page.
-pub fn handoff_code(strategy: Strategy, kernel: CopyKernel) -> &'static [u8] {
+/// `strategy` and `kernel` (built for D-cache lines of `line` bytes), to
+/// be copied to a control page.
+pub fn handoff_code(strategy: Strategy, kernel: CopyKernel, line: u64) -> &'static [u8] {
     // Only the addresses of the routine's start and end labels are taken.
-    let (start, end) = match (strategy, kernel) {
-        (Strategy::IndList, CopyKernel::CopyPage) => (
+    let (start, end) = match (strategy, build(kernel, line)) {
+        (Strategy::IndList, Build::CopyPage) => (
             &raw const handoff_ind_list_copy_page,
             &raw const handoff_ind_list_copy_page_end,
         ),
-        (Strategy::IndList, CopyKernel::LdpQ) => (
+        (Strategy::IndList, Build::LdpQ) => (
             &raw const handoff_ind_list_ldpq,
             &raw const handoff_ind_list_ldpq_end,
         ),
-        (Strategy::Contiguous, CopyKernel::CopyPage) => (
+        (Strategy::IndList, Build::LdpQDc64) => (
+            &raw const handoff_ind_list_ldpq_dc64,
+            &raw const handoff_ind_list_ldpq_dc64_end,
+        ),
+        (Strategy::IndList, Build::LdpQDc128) => (
+            &raw const handoff_ind_list_ldpq_dc128,
+            &raw const handoff_ind_list_ldpq_dc128_end,
+        ),
+        (Strategy::Contiguous, Build::CopyPage) => (
             &raw const handoff_contig_copy_page,
             &raw const handoff_contig_copy_page_end,
         ),
-        (Strategy::Legacy, _) => unreachable!("no hand-off for the MMU-off-only legacy loop"),
-        (Strategy::Contiguous, CopyKernel::LdpQ) => (
+        (Strategy::Contiguous, Build::LdpQ) => (
             &raw const handoff_contig_ldpq,
             &raw const handoff_contig_ldpq_end,
         ),
+        (Strategy::Contiguous, Build::LdpQDc64) => (
+            &raw const handoff_contig_ldpq_dc64,
+            &raw const handoff_contig_ldpq_dc64_end,
+        ),
+        (Strategy::Contiguous, Build::LdpQDc128) => (
+            &raw const handoff_contig_ldpq_dc128,
+            &raw const handoff_contig_ldpq_dc128_end,
+        ),
+        (Strategy::IndList, Build::Mops) => (
+            &raw const handoff_ind_list_mops,
+            &raw const handoff_ind_list_mops_end,
+        ),
+        (Strategy::Contiguous, Build::Mops) => (
+            &raw const handoff_contig_mops,
+            &raw const handoff_contig_mops_end,
+        ),
+        (Strategy::Legacy, _) => unreachable!("no hand-off for the MMU-off-only legacy loop"),
     };
     // SAFETY: [start, end) is the routine's code in the stage's text.
     unsafe { core::slice::from_raw_parts(start, end as usize - start as usize) }
@@ -161,10 +252,10 @@ pub enum Input<'a> {
 /// the stage still needs may lie in a destination.
 pub unsafe fn run(strategy: Strategy, kernel: CopyKernel, input: Input<'_>, line: u64) -> u64 {
     RUNNING.set(Some(Running { strategy, kernel }));
-    use CopyKernel::{CopyPage, LdpQ};
+    use Build::{CopyPage, LdpQ, LdpQDc64, LdpQDc128, Mops};
     // SAFETY: the caller guarantees the list/runs describe valid memory.
     let pages = unsafe {
-        match (strategy, input, kernel) {
+        match (strategy, input, build(kernel, line)) {
             (Strategy::IndList, Input::List(head), CopyPage) => {
                 reloc_ind_list_copy_page(head, 0, line)
             }
@@ -172,12 +263,31 @@ pub unsafe fn run(strategy: Strategy, kernel: CopyKernel, input: Input<'_>, line
             (Strategy::Legacy, Input::List(head), CopyPage) => {
                 reloc_legacy_copy_page(head, 0, line)
             }
+            (Strategy::IndList, Input::List(head), LdpQDc64) => {
+                reloc_ind_list_ldpq_dc64(head, 0, line)
+            }
+            (Strategy::IndList, Input::List(head), LdpQDc128) => {
+                reloc_ind_list_ldpq_dc128(head, 0, line)
+            }
+            (Strategy::IndList, Input::List(head), Mops) => reloc_ind_list_mops(head, 0, line),
             (Strategy::Legacy, Input::List(head), LdpQ) => reloc_legacy_ldpq(head, 0, line),
             (Strategy::Contiguous, Input::Runs(r), CopyPage) => {
                 reloc_contig_copy_page(r.as_ptr(), r.len(), line)
             }
             (Strategy::Contiguous, Input::Runs(r), LdpQ) => {
                 reloc_contig_ldpq(r.as_ptr(), r.len(), line)
+            }
+            (Strategy::Contiguous, Input::Runs(r), LdpQDc64) => {
+                reloc_contig_ldpq_dc64(r.as_ptr(), r.len(), line)
+            }
+            (Strategy::Contiguous, Input::Runs(r), LdpQDc128) => {
+                reloc_contig_ldpq_dc128(r.as_ptr(), r.len(), line)
+            }
+            (Strategy::Contiguous, Input::Runs(r), Mops) => {
+                reloc_contig_mops(r.as_ptr(), r.len(), line)
+            }
+            (Strategy::Legacy, _, LdpQDc64 | LdpQDc128 | Mops) => {
+                unreachable!("the matrix runs legacy with the walker's clean only")
             }
             _ => unreachable!("strategy and input disagree"),
         }

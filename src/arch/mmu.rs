@@ -87,6 +87,13 @@ pub fn sync_icache(r: Region) {
     barrier::isb(barrier::SY);
 }
 
+/// Invalidates every I-cache to the PoU across the Inner Shareable
+/// domain, as the hand-off does after the copy (asm/handoff.S).
+pub fn invalidate_icache_all() {
+    // SAFETY: invalidating instruction caches only drops cached state.
+    unsafe { asm!("ic ialluis", "dsb sy", "isb", options(nostack)) };
+}
+
 /// Smallest I-cache line in bytes (CTR_EL0.IminLine is log2 of words).
 pub fn icache_line() -> u64 {
     4 << ctr_el0().read(CTR_EL0::IminLine)

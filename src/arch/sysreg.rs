@@ -1,6 +1,7 @@
 //! System registers aarch64-cpu does not define, each defined once with
 //! `register_bitfields!` and read into a `LocalRegisterCopy`: the cache
-//! type register and the PMU registers the benchmark programs.
+//! type register, ID_AA64ISAR2_EL1 (FEAT_MOPS) and the PMU registers the
+//! benchmark programs.
 
 use core::arch::asm;
 
@@ -13,6 +14,11 @@ register_bitfields! {u64,
         DminLine OFFSET(16) NUMBITS(4) [],
         /// log2 of the smallest I-cache line, in 4-byte words.
         IminLine OFFSET(0) NUMBITS(4) []
+    ],
+    /// Instruction Set Attribute Register 2.
+    pub ID_AA64ISAR2_EL1 [
+        /// FEAT_MOPS: 1 = the CPY*/SET* memory copy and set instructions.
+        MOPS OFFSET(16) NUMBITS(4) []
     ],
     /// Performance Monitors Control Register.
     pub PMCR_EL0 [
@@ -48,6 +54,15 @@ pub fn ctr_el0() -> LocalRegisterCopy<u64, CTR_EL0::Register> {
     let v: u64;
     // SAFETY: reading CTR_EL0 has no side effects.
     unsafe { asm!("mrs {}, ctr_el0", out(reg) v, options(nomem, nostack)) };
+    LocalRegisterCopy::new(v)
+}
+
+/// ID_AA64ISAR2_EL1 as read now (ARMv8.7's name; reads as zero on CPUs
+/// before it, where the encoding is a reserved ID register).
+pub fn id_aa64isar2_el1() -> LocalRegisterCopy<u64, ID_AA64ISAR2_EL1::Register> {
+    let v: u64;
+    // SAFETY: reading an ID register has no side effects.
+    unsafe { asm!("mrs {}, id_aa64isar2_el1", out(reg) v, options(nomem, nostack)) };
     LocalRegisterCopy::new(v)
 }
 

@@ -16,13 +16,16 @@ use mmu_reloc::region::{self, Region, SZ_4K, SizeName};
 use mmu_reloc::relocate::{self, Environment, Segment, SegmentSource};
 use mmu_reloc::stats;
 
+use crate::arch::copy;
 use crate::board::console::Console;
 use crate::println;
 use crate::workload::{self, MapShape, World};
 
 /// `mode=bench`: a synthetic payload relocated by every configuration,
-/// trials interleaved (each trial runs every configuration once, so drift
-/// in the host hits all of them alike).
+/// trials interleaved (each trial runs every configuration once, in a
+/// seeded shuffled order, so drift in the host hits all of them alike and
+/// no configuration always follows the same one); trial 0 is each
+/// configuration's warm-up, flagged in its record.
 pub fn run(w: &World<'_>) -> Result<(), Error> {
     let env = Environment {
         ram: w.platform.ram.clone(),
@@ -33,16 +36,47 @@ pub fn run(w: &World<'_>) -> Result<(), Error> {
     };
     let usable = env.usable_ram();
     let base = usable.first().map_or(0, |r| r.start);
-    let segments = if w.args.segs.is_empty() {
-        placed_segments(w, &usable, base)?
+    // One payload per `size=` entry (or the `segs=` destinations), each
+    // placed and checked before anything runs.
+    let payloads: Vec<Vec<Segment>> = if w.args.segs.is_empty() {
+        w.args
+            .sizes
+            .iter()
+            .map(|&size| placed_segments(w, &usable, base, size))
+            .collect::<Result<_, _>>()?
     } else {
-        explicit_segments(w)?
+        alloc::vec![explicit_segments(w)?]
     };
-    let configs = matrix::configs(&w.args);
+    if let Some(k) = w.args.copy {
+        copy::require(k)?;
+    }
+    let configs = matrix::configs(&w.args, copy::has_mops());
+    if configs.is_empty() {
+        return Err(Error::input(
+            "nothing to run: strategy=legacy runs with mmu=off and copy=copy_page or ldp-q",
+        ));
+    }
+    for (n, segments) in payloads.iter().enumerate() {
+        let wl = payload(w, &configs, segments)?;
+        // The next payload is prepared like the first: with the MMU off.
+        if n + 1 < payloads.len() {
+            workload::switch(w, &wl, None);
+        }
+    }
+    Ok(())
+}
+
+/// Every configuration on one payload, `trials=` times; the workload is
+/// returned with the linear map live.
+fn payload(
+    w: &World<'_>,
+    configs: &[Config],
+    segments: &[Segment],
+) -> Result<workload::Workload, Error> {
     let want_contig = configs
         .iter()
         .any(|c| c.strategy == Strategy::Contiguous && c.mmu);
-    let mut wl = workload::prepare(w, &segments, want_contig, workload::Purpose::Bench, 0)?;
+    let mut wl = workload::prepare(w, segments, want_contig, workload::Purpose::Bench, 0)?;
     if w.args.inject_copy_fault {
         workload::inject_copy_fault(w, &mut wl);
     }
@@ -61,29 +95,33 @@ pub fn run(w: &World<'_>) -> Result<(), Error> {
     let groups = workload::event_groups();
     for trial in 0..w.args.trials {
         let events = pmu::group(&groups, trial as usize);
-        for (i, &c) in configs.iter().enumerate() {
-            let o = workload::run(w, &wl, c, events)?;
+        for i in matrix::trial_order(configs.len(), w.args.seed, trial) {
+            let o = workload::run(w, &wl, configs[i], events)?;
             workload::record(&o, &wl, segments.len(), trial);
             samples[i].push(o);
         }
     }
-    summary(&configs, &samples, wl.bytes);
-    Ok(())
+    summary(configs, &samples, wl.bytes);
+    Ok(wl)
 }
-/// `size=` in `segments=`, placed from the bottom of usable RAM up.
-fn placed_segments(w: &World<'_>, usable: &[Region], base: u64) -> Result<Vec<Segment>, Error> {
+/// `size` bytes in `segments=`, placed from the bottom of usable RAM up.
+fn placed_segments(
+    w: &World<'_>,
+    usable: &[Region],
+    base: u64,
+    size: u64,
+) -> Result<Vec<Segment>, Error> {
     relocate::synthetic_layout(
         usable,
         base,
-        w.args.size,
+        size,
         w.args.segments as usize,
         2 << 20,
         w.args.seed,
     )
     .ok_or_else(|| {
         Error::input(format_args!(
-            "size={} in segments={}: does not fit in {} MiB of usable RAM",
-            w.args.size,
+            "size={size} in segments={}: does not fit in {} MiB of usable RAM",
             w.args.segments,
             region::total_len(usable) >> 20
         ))

@@ -255,6 +255,10 @@ fn print_platform(w: &World<'_>, granules: &[&str], have_semihosting: bool) {
         if have_semihosting { "yes" } else { "no" }
     );
     println!("  timer      {} Hz", arch::counter_hz());
+    println!(
+        "  dcache     {}-byte lines (CTR_EL0.DminLine)",
+        arch::mmu::dcache_line()
+    );
     println!("  bootargs   \"{}\"", p.bootargs);
 }
 
@@ -282,5 +286,6 @@ fn platform_record(w: &World<'_>, granules: &[&str], have_semihosting: bool) {
         .str("psci", p.psci.map_or("none", |m| m.name()))
         .bool("semihosting", have_semihosting)
         .u64("counter_hz", arch::counter_hz())
+        .u64("dcache_line", arch::mmu::dcache_line())
         .end();
 }

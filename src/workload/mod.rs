@@ -23,7 +23,7 @@ use mmu_reloc::relocate::{
 use mmu_reloc::bootargs::BootArgs;
 use mmu_reloc::cpu::CpuInfo;
 use mmu_reloc::exit::Error;
-use mmu_reloc::matrix::Config;
+use mmu_reloc::matrix::{self, Config};
 use mmu_reloc::platform::Platform;
 
 use crate::arch::{copy, mem::IdentityMem, mmu as hw};
@@ -33,7 +33,7 @@ pub mod containment;
 pub mod linear_map;
 pub mod timing;
 
-pub use timing::{Sample, event_groups, measure, timed};
+pub use timing::{Cost, Sample, cost, event_groups, measure, timed};
 
 /// What was learned before `mode=` runs.
 pub struct World<'a> {
@@ -77,6 +77,9 @@ pub struct Workload {
     pub control: Region,
     pub bytes: u64,
     pub line: u64,
+    /// What building each map cost, by root: the linear map, the `leaves=`
+    /// maps and the contiguous map (measured once, when built).
+    pub map_costs: Vec<(u64, Cost)>,
 }
 
 /// The contiguous map needs 4 KiB pages: sources are 4 KiB pages.
@@ -244,8 +247,9 @@ fn build_linear(
     mp: &MapPlan,
     tables: Region,
     forbidden: &[Region],
+    costs: &mut Vec<(u64, Cost)>,
 ) -> Result<(BuiltMap, Vec<BuiltMap>), Error> {
-    let (linear, ns) = timed(|| {
+    let (linear, c) = cost(|| {
         mmu::build(
             &mut IdentityMem,
             &mp.identity,
@@ -256,11 +260,12 @@ fn build_linear(
         )
     });
     let linear = linear?;
-    linear_map::enable_verified(w, &linear, forbidden, ns)?;
+    costs.push((linear.root, c));
+    linear_map::enable_verified(w, &linear, forbidden, c.ns)?;
     let mut built: Vec<Region> = alloc::vec![linear.tables];
     let mut sweep = Vec::with_capacity(mp.sweep.len());
     for p in &mp.sweep {
-        let (map, ns) = timed(|| {
+        let (map, c) = cost(|| {
             mmu::build(
                 &mut IdentityMem,
                 &mp.identity,
@@ -271,7 +276,8 @@ fn build_linear(
             )
         });
         let map = map?;
-        linear_map::report_unverified(&map, forbidden, ns, "linear-sweep");
+        costs.push((map.root, c));
+        linear_map::report_unverified(&map, forbidden, c.ns, "linear-sweep");
         built.push(map.tables);
         sweep.push(map);
     }
@@ -287,6 +293,7 @@ fn build_contig(
     tables: Region,
     built: &[Region],
     forbidden: &[Region],
+    costs: &mut Vec<(u64, Cost)>,
 ) -> Result<Option<ContigMap>, Error> {
     let Some(p) = mp.contig else {
         return Ok(None);
@@ -295,7 +302,7 @@ fn build_contig(
     let cplan = plan.contiguous(base);
     let mut mappings = mp.identity.clone();
     mappings.extend(Mapping::pages(base, cplan.pages, SZ_4K, MemKind::Normal));
-    let (map, ns) = timed(|| {
+    let (map, c) = cost(|| {
         mmu::build(
             &mut IdentityMem,
             &mappings,
@@ -306,7 +313,8 @@ fn build_contig(
         )
     });
     let map = map.map_err(|e| Error::input(format_args!("contiguous map: {e}")))?;
-    linear_map::report_unverified(&map, forbidden, ns, "contiguous");
+    costs.push((map.root, c));
+    linear_map::report_unverified(&map, forbidden, c.ns, "contiguous");
     Ok(Some(ContigMap {
         map,
         runs: cplan.runs,
@@ -375,7 +383,8 @@ pub fn prepare(
     );
     // What the tables were kept out of, for the map records.
     let forbidden = keep_out;
-    let (linear, sweep) = build_linear(w, &mp, r.tables, &forbidden)?;
+    let mut map_costs = Vec::new();
+    let (linear, sweep) = build_linear(w, &mp, r.tables, &forbidden, &mut map_costs)?;
 
     // Payload into the scattered sources, the list, hashes, guards.
     let mut mem = IdentityMem;
@@ -387,7 +396,7 @@ pub fn prepare(
 
     let mut built: Vec<Region> = alloc::vec![linear.tables];
     built.extend(sweep.iter().map(|m| m.tables));
-    let contig = build_contig(w, &mp, &plan, r.tables, &built, &forbidden)?;
+    let contig = build_contig(w, &mp, &plan, r.tables, &built, &forbidden, &mut map_costs)?;
     Ok(Workload {
         bytes: pages * SZ_4K,
         page_runs: page_runs(&plan),
@@ -400,6 +409,7 @@ pub fn prepare(
         touched,
         control: r.control,
         line: hw::dcache_line(),
+        map_costs,
     })
 }
 
@@ -440,6 +450,22 @@ pub struct Outcome {
     /// The map the copy ran under (`None`: MMU off).
     pub map: Option<MapShape>,
     pub src_layout: &'static str,
+    /// The phases around the copy, each measured on its own.
+    pub phases: Phases,
+}
+
+/// The cost of a run besides its copy loop (`sample`), so MMU-on
+/// configurations are charged for their tables.
+#[derive(Clone, Copy)]
+pub struct Phases {
+    /// Building the map the copy ran under (measured once per boot, when
+    /// the map was built; `None` with the MMU off).
+    pub map: Option<Cost>,
+    /// The final cache maintenance after the copy: the hand-off's I-cache
+    /// invalidation (the loop cleaned every destination line itself).
+    pub finish: Cost,
+    /// Checking every destination byte and guard.
+    pub verify: Cost,
 }
 
 /// Checks the live map with `AT`; a wrong translation ends the run.
@@ -571,10 +597,13 @@ pub fn run(w: &World<'_>, wl: &Workload, c: Config, events: &[Event]) -> Result<
     let (pages, sample) = measure(events, || unsafe {
         copy::run(c.strategy, c.kernel, input, wl.line)
     });
+    let ((), finish) = cost(hw::invalidate_icache_all);
     if switched || !c.mmu {
         switch(w, wl, Some(&wl.linear));
     }
-    let guard_bytes = verify_run(wl, c, pages)?;
+    let (guard_bytes, verify) = cost(|| verify_run(wl, c, pages));
+    let guard_bytes = guard_bytes?;
+    let map_cost = map.and_then(|m| wl.map_costs.iter().find(|(root, _)| *root == m.root));
     Ok(Outcome {
         strategy: c.strategy,
         kernel: c.kernel,
@@ -584,6 +613,11 @@ pub fn run(w: &World<'_>, wl: &Workload, c: Config, events: &[Event]) -> Result<
         guard_bytes,
         map: map.map(MapShape::of),
         src_layout,
+        phases: Phases {
+            map: map_cost.map(|(_, c)| *c),
+            finish,
+            verify,
+        },
     })
 }
 
@@ -657,12 +691,21 @@ pub fn record(o: &Outcome, wl: &Workload, segments: usize, trial: u32) {
         .u64("pages", o.pages)
         .u64("segments", segments as u64)
         .u64("trial", trial as u64)
+        .bool("warmup", matrix::is_warmup(trial))
         .u64("ns", o.sample.ns)
         .opt_u64("cycles", o.sample.cycles)
         .opt_u64("insns", o.sample.insns);
     // `pmu_<event>` for each event this trial's group counted; the others
     // are absent, never zero.
     let r = o.sample.events().fold(r, |r, (e, c)| r.u64(e.key, c));
+    let p = &o.phases;
+    let r = r
+        .opt_u64("map_ns", p.map.map(|c| c.ns))
+        .opt_u64("map_insns", p.map.and_then(|c| c.insns))
+        .u64("final_ns", p.finish.ns)
+        .opt_u64("final_insns", p.finish.insns)
+        .u64("verify_ns", p.verify.ns)
+        .opt_u64("verify_insns", p.verify.insns);
     // An Outcome exists only for a run that verified.
     r.bool("verified", true)
         .u64("guard_bytes_checked", o.guard_bytes)

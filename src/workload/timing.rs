@@ -1,6 +1,8 @@
-//! Timing in one place: [`timed`] for anything built (maps), [`measure`]
-//! for a measured copy (generic timer plus the PMU's cycle and
-//! instruction counters).
+//! Timing in one place: [`timed`] for anything built, [`cost`] for the
+//! phases of a run around the copy (map build, final cache maintenance,
+//! verification: generic timer plus INST_RETIRED), [`measure`] for a
+//! measured copy (generic timer plus the PMU's cycle and instruction
+//! counters).
 
 use mmu_reloc::pmu::{self as plan, Event, INST_RETIRED, MAX_COUNTERS};
 
@@ -33,6 +35,42 @@ pub fn timed<R>(f: impl FnOnce() -> R) -> (R, u64) {
     let t0 = arch::counter();
     let r = f();
     (r, arch::ticks_to_ns(arch::counter() - t0))
+}
+
+/// What one phase of a run cost: nanoseconds, and instructions when the
+/// PMU counts them (`None` otherwise, e.g. QEMU without `-icount`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cost {
+    pub ns: u64,
+    pub insns: Option<u64>,
+}
+
+/// Runs `f` between two timer reads and INST_RETIRED reads (the PMU set
+/// up for that event alone); never inside a [`measure`] window, and not a
+/// model-plugin run.
+pub fn cost<R>(f: impl FnOnce() -> R) -> (R, Cost) {
+    let c = pmu::caps();
+    let counted = plan::implemented(c.pmceid0, c.pmceid1, INST_RETIRED);
+    let n = if counted {
+        pmu::start(&[INST_RETIRED])
+    } else {
+        0
+    };
+    let (mut e0, mut e1) = ([0u64; 1], [0u64; 1]);
+    pmu::read(&mut e0[..n], true);
+    let t0 = arch::counter();
+    let r = f();
+    let t1 = arch::counter();
+    pmu::read(&mut e1[..n], false);
+    let insns = e1[0].wrapping_sub(e0[0]);
+    (
+        r,
+        Cost {
+            ns: arch::ticks_to_ns(t1 - t0),
+            // Zero instructions across any phase means not counting.
+            insns: (n == 1 && insns != 0).then_some(insns),
+        },
+    )
 }
 
 /// The last run id handed out by [`measure`].

@@ -176,22 +176,17 @@ pub fn runs(boots: &[Boot]) -> Vec<RunRow> {
             .iter()
             .filter(|r| r["record"] == "result")
             .collect();
-        // Each configuration's first trial in a boot warms QEMU's
-        // translation cache: reported, not counted (wall-clock only).
         let models = crate::model::join(&b.records);
-        let mut first: BTreeMap<Key, u64> = BTreeMap::new();
-        for r in &results {
-            let t = r["trial"].as_u64().unwrap_or(0);
-            let e = first.entry(Key::of(r)).or_insert(t);
-            *e = (*e).min(t);
-        }
         for r in results {
             let key = Key::of(r);
             let trial = r["trial"].as_u64().unwrap_or(0);
             out.push(RunRow {
                 boot: i,
                 kind: kind.clone(),
-                warmup: kind != "exact" && first.get(&key) == Some(&trial),
+                // The stage flags each configuration's first run in a boot
+                // (it warms QEMU's translation cache): reported, not
+                // counted (wall-clock only; exact counts repeat anyway).
+                warmup: kind != "exact" && r["warmup"] == true,
                 key,
                 trial,
                 pages: r["pages"].as_u64().unwrap_or(0).max(1),
@@ -225,8 +220,11 @@ impl Exact {
     pub fn repeats(&self) -> bool {
         self.min == self.max
     }
-    pub fn floor_ratio(&self) -> f64 {
-        self.per_page / FLOOR_INSNS_PER_PAGE as f64
+    /// The count over the floor; `None` for `mops`, whose CPY instructions
+    /// each move as many bytes as the CPU chooses: not comparable per
+    /// instruction.
+    pub fn floor_ratio(&self) -> Option<f64> {
+        (self.key.copy != "mops").then(|| self.per_page / FLOOR_INSNS_PER_PAGE as f64)
     }
 }
 
@@ -474,14 +472,10 @@ pub fn comparisons(walls: &[Wall], bytes: u64) -> Vec<Comparison> {
             });
         }
     }
-    if copies.len() == 2 {
-        let (c0, c1) = (copies[0], copies[1]);
-        // ldp-q against Linux's copy_page when both ran.
-        let (fast, base) = if c0 == "copy_page" {
-            (c1, c0)
-        } else {
-            (c0, c1)
-        };
+    // Every other kernel against Linux's copy_page when both ran.
+    let base = "copy_page";
+    let others = copies.iter().copied().filter(|&c| c != base);
+    for fast in others.filter(|_| copies.contains(&base)) {
         let mut seen = Vec::new();
         for w in walls.iter().filter(|w| at(&w.key) && w.key.copy == base) {
             let (s, m) = (w.key.strategy.clone(), w.key.map.clone());
@@ -677,7 +671,7 @@ mod tests {
     ) -> Value {
         json!({"record":"result","strategy":strategy,"copy":copy,"mmu":leaf.is_some(),
                "src_layout":"page-list","granule":leaf.map(|_|"4k"),"leaf":leaf,"bytes":4096*16,
-               "pages":16,"trial":trial,"ns":ns,"insns":insns,"verified":true})
+               "pages":16,"trial":trial,"warmup":trial == 0,"ns":ns,"insns":insns,"verified":true})
     }
 
     #[test]

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::analysis::{Change, Comparison, Exact, FLOOR_INSNS_PER_PAGE, Study, Wall, size_label};
+use crate::analysis::{
+    Change, Comparison, Exact, FLOOR_INSNS_PER_PAGE, RunRow, Study, Wall, size_label,
+};
 use crate::model;
 use crate::plots::{self, Bar, Series};
 
@@ -65,6 +67,12 @@ fn results_csv(s: &Study) -> String {
             "insns",
             "insns_per_page",
             "table_bytes",
+            "map_ns",
+            "map_insns",
+            "final_ns",
+            "final_insns",
+            "verify_ns",
+            "verify_insns",
             "verified",
             "guard_bytes_checked",
         ]
@@ -91,6 +99,12 @@ fn results_csv(s: &Study) -> String {
             opt(r.insns),
             opt(r.insns.map(|i| format!("{:.1}", i as f64 / r.pages as f64))),
             opt(v["table_bytes"].as_u64()),
+            opt(v["map_ns"].as_u64()),
+            opt(v["map_insns"].as_u64()),
+            opt(v["final_ns"].as_u64()),
+            opt(v["final_insns"].as_u64()),
+            opt(v["verify_ns"].as_u64()),
+            opt(v["verify_insns"].as_u64()),
             r.verified.to_string(),
             opt(v["guard_bytes_checked"].as_u64()),
         ]);
@@ -160,7 +174,7 @@ fn summary_csv(s: &Study) -> String {
             String::new(),
             String::new(),
             format!("{:.1}", e.per_page),
-            format!("{:.3}", e.floor_ratio()),
+            opt(e.floor_ratio().map(|r| format!("{r:.3}"))),
             e.repeats().to_string(),
             e.verified.to_string(),
         ]);
@@ -398,18 +412,83 @@ fn exact_table(s: &Study) -> String {
     for e in &s.exact {
         let _ = writeln!(
             t,
-            "{:<11} {:<10} {:<42} {:>8} {:>10.1} {:>8.2}  {}",
+            "{:<11} {:<10} {:<42} {:>8} {:>10.1} {:>8}  {}",
             e.key.strategy,
             e.key.copy,
             e.key.map,
             size_label(e.key.bytes),
             e.per_page,
-            e.floor_ratio(),
+            e.floor_ratio().map_or("n/a".into(), |r| format!("{r:.2}")),
             if e.repeats() {
                 format!("yes ({} runs, {} boots)", e.runs, e.boots)
             } else {
                 format!("NO: {}..{} instructions", e.min, e.max)
             }
+        );
+    }
+    if s.exact.iter().any(|e| e.floor_ratio().is_none()) {
+        let _ = writeln!(
+            t,
+            "mops: FEAT_MOPS CPYFP/CPYFM/CPYFE move a page in as many steps as the CPU chooses (the rest is\n\
+             the walk and one 4-instruction dc civac loop per line): not comparable per instruction (n/a)"
+        );
+    }
+    t
+}
+
+/// The phases of one exact run per (strategy, map): the map build (once
+/// per boot, charged to every run under that map), the copy per kernel,
+/// the final cache maintenance and the verification, in instructions.
+fn cost_table(s: &Study) -> String {
+    let mut t = String::new();
+    let exact: Vec<&RunRow> = s.runs.iter().filter(|r| r.kind == "exact").collect();
+    let mut kernels: Vec<&str> = exact.iter().map(|r| r.key.copy.as_str()).collect();
+    kernels.sort();
+    kernels.dedup();
+    // In the exact table's order.
+    let mut rows: Vec<(&str, &str)> = Vec::new();
+    for e in &s.exact {
+        let k = (e.key.strategy.as_str(), e.key.map.as_str());
+        if !rows.contains(&k) {
+            rows.push(k);
+        }
+    }
+    if rows.is_empty() {
+        return t;
+    }
+    let insns = |r: &RunRow, f: &str| r.record[f].as_u64().map_or("-".into(), |v| v.to_string());
+    let _ = writeln!(
+        t,
+        "Cost of one run, exact instructions (first run of each configuration): map build (once per boot,\n\
+         charged to every run under the map), copy loop per kernel, final cache maintenance, verification"
+    );
+    let mut head = format!("{:<11} {:<42} {:>10}", "strategy", "map", "map build");
+    for k in &kernels {
+        let _ = write!(head, " {:>14}", format!("copy {k}"));
+    }
+    let _ = writeln!(t, "{head} {:>6} {:>10}", "final", "verify");
+    for (strategy, map) in rows {
+        let of = |k: &str| {
+            exact.iter().find(|r| {
+                (
+                    r.key.strategy.as_str(),
+                    r.key.map.as_str(),
+                    r.key.copy.as_str(),
+                ) == (strategy, map, k)
+            })
+        };
+        let Some(any) = kernels.iter().find_map(|k| of(k)) else {
+            continue;
+        };
+        let mut line = format!("{strategy:<11} {map:<42} {:>10}", insns(any, "map_insns"));
+        for k in &kernels {
+            let _ = write!(line, " {:>14}", of(k).map_or("-".into(), |r| opt(r.insns)));
+        }
+        let _ = writeln!(
+            t,
+            "{line} {:>6} {:>10}",
+            insns(any, "final_insns"),
+            insns(any, "verify_insns")
         );
     }
     t
@@ -594,6 +673,7 @@ pub fn terminal(s: &Study, env: &Value, base: Option<&Baseline>) -> String {
     let mut t = String::from("\n");
     for part in [
         exact_table(s),
+        cost_table(s),
         model::table(s),
         s.main_bytes.map_or(String::new(), |b| wall_table(s, b)),
         ab_table(s),
@@ -736,12 +816,15 @@ fn summary_md(s: &Study, env: &Value) -> String {
         for e in &s.exact {
             let _ = writeln!(
                 t,
-                "    {:<10} {:<9} {:<42} {:>7.1} ({:.2}x floor)",
+                "    {:<10} {:<9} {:<42} {:>7.1} ({})",
                 e.key.strategy,
                 e.key.copy,
                 e.key.map,
                 e.per_page,
                 e.floor_ratio()
+                    .map_or("not comparable per instruction".into(), |r| format!(
+                        "{r:.2}x floor"
+                    ))
             );
         }
         t.push('\n');

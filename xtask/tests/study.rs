@@ -327,11 +327,12 @@ fn report_reads_a_board_capture_and_bad_input_is_a_one_line_error() {
             log += &format!(
                 "{{\"record\":\"result\",\"strategy\":\"{s}\",\"copy\":\"copy_page\",\"mmu\":{mmu},\"src_layout\":\"page-list\",\
                  \"granule\":{g},\"leaf\":{l},\"table_bytes\":null,\"bytes\":26214400,\"pages\":6400,\"segments\":4,\"trial\":{t},\
-                 \"ns\":{n},\"cycles\":null,\"insns\":{i},\"verified\":true,\"guard_bytes_checked\":4096}}\r\n",
+                 \"warmup\":{w},\"ns\":{n},\"cycles\":null,\"insns\":{i},\"verified\":true,\"guard_bytes_checked\":4096}}\r\n",
                 g = if mmu { "\"4k\"" } else { "null" },
                 l = if mmu { "1073741824" } else { "null" },
                 n = ns + t * 100_000,
                 i = 6400 * 1035,
+                w = t == 0,
             );
         }
     }
