@@ -52,14 +52,16 @@ primary_entry:
     b.ne    fp_el1
     // EL2 regime. ID_AA64MMFR4_EL1 (S3_0_C0_C7_4, RAZ before Armv8.7)
     // E2H0 is signed: negative means HCR_EL2.E2H is RES1 (no nVHE).
-    mov     x1, #{HCR_EL2_NVHE}
+    movz    x1, #({HCR_EL2_NVHE} & 0xffff)
+    movk    x1, #(({HCR_EL2_NVHE} >> 16) & 0xffff), lsl #16
     mrs     x2, S3_0_C0_C7_4
     sbfx    x2, x2, #{MMFR4_E2H0_SHIFT}, #4
     tbz     x2, #63, 1f
     orr     x1, x1, #{HCR_EL2_E2H}
 1:  msr     hcr_el2, x1
     isb
-    tbnz    x2, #63, fp_vhe
+    mrs     x1, hcr_el2            // as written, or E2H stuck at 1 on a
+    tbnz    x1, #{HCR_EL2_E2H_BIT}, fp_vhe  // CPU that does not say so
     b       fp_el2
 fp_el1:
     mrs     x1, cpacr_el1
@@ -192,6 +194,8 @@ claim_boot_cpu:
     and     x1, x1, x2
     adr     x2, boot_cpu
     ldr     x3, [x2]
+    cmp     x3, x1                 // this CPU won before (re-entry)?
+    b.eq    3f
     cmn     x3, #1                 // still BOOT_CPU_FREE (all ones)?
     b.ne    1f
     str     x1, [x2]
@@ -203,7 +207,7 @@ claim_boot_cpu:
     ldr     x3, [x2]
     cmp     x3, x1
     b.ne    1f
-    ret
+3:  ret
 1:  adr     x2, parked_cpu         // lost: say so, then park for good
     str     x1, [x2]
     dsb     sy

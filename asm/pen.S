@@ -36,10 +36,11 @@ pen:
     sub     x7, x7, #1
     cmp     x8, x4
     b.ne    1b
-2:  wfe                             // spin-table: as the firmware's pen
-    ldr     x10, [x9]
-    cbz     x10, 2b
-    br      x10
+2:  ldr     x10, [x9]               // spin-table: as the firmware's pen,
+    cbnz    x10, 6f                 // looking before the first wait
+    wfe
+    b       2b
+6:  br      x10
 3:  movz    x0, #({PSCI_CPU_OFF} & 0xffff)
     movk    x0, #(({PSCI_CPU_OFF} >> 16) & 0xffff), lsl #16
     cmp     x6, #{CONDUIT_SMC}

@@ -297,10 +297,12 @@ fn dtb_handed_on<'b>(
         *fixed = Some(fit_image::fixup_fdt(f, live)?);
     }
     let blob = fixed.as_deref().unwrap_or(live);
-    if blob.len() as u64 > SZ_2M {
+    // The copy handed on grows by the pen's /memreserve/ entry.
+    if (blob.len() + fdt::RSV_ENTRY) as u64 > SZ_2M {
         return Err(Error::input(format_args!(
-            "DTB of {} bytes: Linux takes at most 2 MiB (arm64 booting.rst)",
-            blob.len()
+            "DTB of {} bytes (+{} for the stage's /memreserve/ entry): Linux takes at most 2 MiB (arm64 booting.rst)",
+            blob.len(),
+            fdt::RSV_ENTRY
         )));
     }
     Ok(blob)

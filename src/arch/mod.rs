@@ -50,8 +50,10 @@ const SCTLR_EL2_MMU_OFF: u64 = (1 << 29)
     | (1 << 4);
 
 /// HCR_EL2 as the stage runs at EL2 without VHE: RW (bit 31, EL1 is
-/// AArch64) and nothing else; E2H, TGE and every trap clear.
-const HCR_EL2_NVHE: u64 = 1 << 31;
+/// AArch64) and AMO (bit 5: physical SErrors are taken to EL2, else one
+/// raised while the stage runs would stay pending for the next kernel's
+/// EL1); E2H, TGE and every trap clear.
+const HCR_EL2_NVHE: u64 = (1 << 31) | (1 << 5);
 /// HCR_EL2.E2H (bit 34): set only where ID_AA64MMFR4_EL1.E2H0 says it is
 /// RES1, so that the stage can say why it stops.
 const HCR_EL2_E2H: u64 = 1 << 34;
@@ -69,6 +71,7 @@ global_asm!(
     include_str!("../../asm/entry.S"),
     HCR_EL2_NVHE = const HCR_EL2_NVHE,
     HCR_EL2_E2H = const HCR_EL2_E2H,
+    HCR_EL2_E2H_BIT = const HCR_EL2_E2H.trailing_zeros(),
     MMFR4_E2H0_SHIFT = const MMFR4_E2H0_SHIFT,
     MPIDR_AFF_MASK = const MPIDR_AFF_MASK,
     CLAIM_SETTLE_LOOPS = const CLAIM_SETTLE_LOOPS,

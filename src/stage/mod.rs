@@ -139,11 +139,6 @@ fn check_entry(dtb_phys: u64, stage: Region) -> Result<&'static [u8], Error> {
             "initrd {initrd} lies inside this stage {stage}: load it above the Image's image_size"
         )));
     }
-    if arch::el2_host_mode() {
-        return Err(Error::input(
-            "EL2 on a CPU without FEAT_E2H0 (HCR_EL2.E2H is RES1, VHE only): unsupported, boot the Image at EL1",
-        ));
-    }
     Ok(blob)
 }
 
@@ -160,6 +155,13 @@ fn discover(dtb_phys: u64, load: u64) -> Result<(World<'static>, &'static [u8]),
     // Until here the console is semihosting, if present.
     console::init(platform::console(&fdt)?);
     console::init_log(log::LevelFilter::Info);
+    // Refused only now, so a board without semihosting prints why (nothing
+    // above touched the EL2 translation regime).
+    if arch::el2_host_mode() {
+        return Err(Error::input(
+            "EL2 on a CPU without FEAT_E2H0 (HCR_EL2.E2H is RES1, VHE only): unsupported, boot the Image at EL1",
+        ));
+    }
 
     let platform = platform::discover(&fdt)?;
     power::set_psci(platform.psci);
