@@ -422,6 +422,14 @@ pub fn discover<'a>(fdt: &Fdt<'a>) -> Result<'a, Platform<'a>> {
     for entry in fdt.reservations() {
         reserved.push(region_of("/memreserve/", entry?)?);
     }
+    // A spin-table CPU waits at its cpu-release-addr (maybe in the stage's
+    // holding pen): nothing the stage writes may land on that page, even
+    // where the DTB forgot to reserve it.
+    let spin_table = spin_table(fdt)?;
+    for c in &spin_table {
+        let page = c.release & !(region::SZ_4K - 1);
+        reserved.push(region_of("cpu-release-addr", (page, region::SZ_4K))?);
+    }
     region::normalize(&mut reserved);
 
     let chosen = fdt.find("/chosen");
@@ -461,7 +469,7 @@ pub fn discover<'a>(fdt: &Fdt<'a>) -> Result<'a, Platform<'a>> {
         console: console(fdt)?,
         psci,
         cpus,
-        spin_table: spin_table(fdt)?,
+        spin_table,
     })
 }
 
@@ -585,6 +593,12 @@ mod tests {
                     release: 0xe0
                 }
             ]
+        );
+        // Their page is kept from every writer, reserved in the DTB or not.
+        assert!(
+            p.reserved.contains(&Region::new(0, 0x1000)),
+            "{:?}",
+            p.reserved
         );
         // A spin-table CPU without its release address is a broken tree.
         let broken = N::new("cpu@3")
