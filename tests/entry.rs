@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Dtb, Qemu, dt_reg, dt_str, image, rpi4_dtb, scratch, trampoline};
+use common::{Dtb, Qemu, dt_reg, dt_str, image, movk, movz, rpi4_dtb, scratch, trampoline};
 
 /// `msr spsel, #0`: run on SP_EL0 (EL2t/EL1t).
 const MSR_SPSEL_0: u32 = 0xd500_40bf;
@@ -147,23 +147,13 @@ fn armstub(enter_mask: u64, dtb: u64, entry: u64) -> Vec<u8> {
 
 /// `movz`/`movk` of the non-zero halfwords of `v` into `rd` (at least one).
 fn mov_imm(rd: u32, v: u64) -> Vec<u32> {
-    let mut out = vec![0xd280_0000 | rd];
-    let mut first = true;
-    for hw in 0..4u32 {
-        let half = ((v >> (16 * hw)) & 0xffff) as u32;
-        if half == 0 {
-            continue;
-        }
-        let op = if first { 0xd280_0000 } else { 0xf280_0000 };
-        let insn = op | (hw << 21) | (half << 5) | rd;
-        if first {
-            out[0] = insn;
-            first = false;
-        } else {
-            out.push(insn);
-        }
+    let halves: Vec<u32> = (0..4).filter(|hw| (v >> (16 * hw)) & 0xffff != 0).collect();
+    match halves.split_first() {
+        None => vec![movz(rd, 0, 0)],
+        Some((&first, rest)) => std::iter::once(movz(rd, v, first))
+            .chain(rest.iter().map(|&hw| movk(rd, v, hw)))
+            .collect(),
     }
-    out
 }
 
 /// QEMU raspi4b started as the Pi firmware starts a kernel: no `-kernel`

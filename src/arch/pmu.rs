@@ -75,10 +75,11 @@ pub fn start(group: &[Event]) -> usize {
     if !present() {
         return 0;
     }
-    let n = group.len().min(caps().counters);
+    let counters = caps().counters;
+    let n = group.len().min(counters);
     // MDCR_EL2.HPMN = 0 is CONSTRAINED UNPREDICTABLE without FEAT_HPMN0:
     // with no event counter leave MDCR_EL2 as the firmware set it.
-    if super::current_regime() == Regime::El2 && caps().counters > 0 {
+    if super::current_regime() == Regime::El2 && counters > 0 {
         // Counters at or above MDCR_EL2.HPMN belong to EL2 and ignore
         // PMCR_EL0.E: give every counter to the normal range; and let the
         // counters count at EL2, where the stage runs.

@@ -145,11 +145,13 @@ pub fn dump_virt_dtb(dir: &Path, machine: &str, mem: &str, cmdline: &str) -> Vec
     std::fs::read(path).unwrap()
 }
 
-fn movz(rd: u32, imm: u64, hw: u32) -> u32 {
+/// `movz xRD, #(imm's halfword hw), lsl #(16 * hw)`.
+pub fn movz(rd: u32, imm: u64, hw: u32) -> u32 {
     0xd280_0000 | (hw << 21) | (((imm >> (16 * hw)) as u32 & 0xffff) << 5) | rd
 }
 
-fn movk(rd: u32, imm: u64, hw: u32) -> u32 {
+/// `movk xRD, #(imm's halfword hw), lsl #(16 * hw)`.
+pub fn movk(rd: u32, imm: u64, hw: u32) -> u32 {
     0xf280_0000 | (hw << 21) | (((imm >> (16 * hw)) as u32 & 0xffff) << 5) | rd
 }
 
