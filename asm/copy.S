@@ -21,6 +21,15 @@
 //
 // The walkers and kernels are macros in asm/macros.S (register roles there).
 
+// The table of copy-kernel code ranges (COPY_KERNEL in asm/macros.S)
+// starts here and ends after the last measured loop; arch::model_mark
+// hands its bounds to the model plugin.
+    .pushsection .rodata.model_copy, "a"
+    .balign 8
+    .global model_copy_ranges
+model_copy_ranges:
+    .popsection
+
     .text
 
 // A measured loop: walk, return pages copied.
@@ -44,3 +53,8 @@
     MEASURED reloc_contig_ldpq_dc128, CONTIG_WALK, COPY_PAGE_LDPQ_DC128, 1
     MEASURED reloc_ind_list_mops, IND_LIST_WALK, COPY_PAGE_MOPS
     MEASURED reloc_contig_mops, CONTIG_WALK, COPY_PAGE_MOPS
+
+    .pushsection .rodata.model_copy, "a"
+    .global model_copy_ranges_end
+model_copy_ranges_end:
+    .popsection

@@ -128,6 +128,20 @@
     dsb     sy
     .endm
 
+// The copy kernel \copy, its code range [start, end) recorded in the
+// section .rodata.model_copy (asm/copy.S brackets the table with
+// model_copy_ranges/_end) for the model plugin's instruction split into
+// walk, copy and cache maintenance: no instruction is added to the loop.
+    .macro COPY_KERNEL copy
+.Lcopy_start\@:
+    \copy
+.Lcopy_end\@:
+    .pushsection .rodata.model_copy, "a"
+    .balign 8
+    .quad   .Lcopy_start\@, .Lcopy_end\@
+    .popsection
+    .endm
+
 // Walk the kimage list at x0 with copy kernel `copy`; falls through with
 // x9 = pages copied and every destination line cleaned to the PoC (or,
 // `legacy`, invalidated before it was written). `fused`: the kernel
@@ -149,7 +163,7 @@
     .if \legacy
     INVAL_DEST_PAGE
     .endif
-    \copy
+    COPY_KERNEL \copy
     .if !\legacy && !\fused
     CLEAN_DEST_PAGE
     .endif
@@ -168,7 +182,7 @@
 1:  ldr     x14, [x11, #{RUN_LEN}]
     ldp     x13, x12, [x11], #{RUN_SIZE} // src_va, dest_pa: the first two fields
     cbz     x14, 2f
-0:  \copy
+0:  COPY_KERNEL \copy
     .if !\fused
     CLEAN_DEST_PAGE
     .endif

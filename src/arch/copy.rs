@@ -73,6 +73,22 @@ unsafe extern "C" {
 }
 
 unsafe extern "C" {
+    static model_copy_ranges: u8;
+    static model_copy_ranges_end: u8;
+}
+
+/// Bounds of the table of copy-kernel code ranges (`COPY_KERNEL` in
+/// asm/macros.S: (start, end) pairs of u64) that the model plugin reads to
+/// tell copy instructions from the walk around them.
+pub fn model_range_table() -> (u64, u64) {
+    // Only the addresses of the assembly-defined symbols are taken.
+    (
+        &raw const model_copy_ranges as u64,
+        &raw const model_copy_ranges_end as u64,
+    )
+}
+
+unsafe extern "C" {
     static handoff_ind_list_copy_page: u8;
     static handoff_ind_list_copy_page_end: u8;
     static handoff_ind_list_ldpq: u8;

@@ -94,13 +94,17 @@ pub const MODEL_HINT_RUN_START: u32 = 124;
 pub const MODEL_HINT_RUN_END: u32 = 125;
 
 /// Marks the start (`start`) or end of measured run `run` for the model
-/// plugin, which reads the id from x0. Costs two instructions elsewhere.
+/// plugin, which reads the id from x0 (and, at the start, the bounds of
+/// the copy kernels' code-range table from x1 and x2). Costs a few
+/// instructions elsewhere, outside the PMU window.
 pub fn model_mark(start: bool, run: u64) {
-    // SAFETY: an unallocated HINT executes as a NOP; x0 is only read. Not
-    // `nomem`: the mark must stay where it is relative to the measured code.
+    // SAFETY: an unallocated HINT executes as a NOP; x0-x2 are only read.
+    // Not `nomem`: the mark must stay where it is relative to the measured
+    // code.
     unsafe {
         if start {
-            asm!("hint #{n}", n = const MODEL_HINT_RUN_START, in("x0") run, options(nostack, preserves_flags));
+            let (lo, hi) = copy::model_range_table();
+            asm!("hint #{n}", n = const MODEL_HINT_RUN_START, in("x0") run, in("x1") lo, in("x2") hi, options(nostack, preserves_flags));
         } else {
             asm!("hint #{n}", n = const MODEL_HINT_RUN_END, in("x0") run, options(nostack, preserves_flags));
         }

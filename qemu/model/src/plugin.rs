@@ -8,20 +8,28 @@
 //! QEMU keeps their instrumented translation (`all=on` instruments every
 //! block instead).
 //! The markers are described in `decode`.
+//!
+//! Every block, in every mode, also adds its instructions per class
+//! (`split`: walk, copy, cache maintenance) to per-vCPU counters with
+//! inline ops, read at the stage's two PMEVCNTR0_EL0 reads of each run:
+//! a count, printed as a `split` line per run. `model=off` keeps only
+//! that (no cache or TLB modelling, no `model` lines), for the cost of an
+//! inline add per block.
 
 use std::ffi::CString;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use qemu_plugin::{
-    Args, CallbackFlags, HasCallbacks, Info, MemRW, PluginId, Register, RegisterDescriptor,
-    TranslationBlock, VCPUIndex, qemu_plugin_get_registers, register,
+    Args, CallbackFlags, HasCallbacks, Info, MemRW, PluginId, PluginOp, Register,
+    RegisterDescriptor, TranslationBlock, VCPUIndex, qemu_plugin_get_registers, register,
 };
-use qemu_plugin_sys::GByteArray;
+use qemu_plugin_sys::{GByteArray, qemu_plugin_scoreboard, qemu_plugin_u64};
 
 use crate::core::{Core, Translation};
 use crate::decode::{Op, decode};
 use crate::params::Params;
+use crate::split::{self, CLASSES, Class, Ranges, Window};
 use crate::walk::{Descriptors, Regime};
 
 /// Register handles of one vCPU, looked up at vCPU init.
@@ -118,8 +126,51 @@ impl Descriptors for GuestMem {
     }
 }
 
+/// The copy kernels' code ranges, read from the table the stage points
+/// at (x1, x2 of the first run-start marker that gives a good one).
+static RANGES: OnceLock<Ranges> = OnceLock::new();
+
+fn load_ranges(lo: u64, hi: u64) {
+    if RANGES.get().is_some() || hi <= lo || hi - lo > 4096 {
+        return;
+    }
+    let mut table = Vec::new();
+    for a in (lo..hi).step_by(8) {
+        match GuestMem.read(a) {
+            Some(w) => table.extend(w.to_le_bytes()),
+            None => return,
+        }
+    }
+    if let Some(r) = Ranges::parse(&table) {
+        let _ = RANGES.set(r);
+    }
+}
+
+/// Per-vCPU running instruction totals per split class (a QEMU
+/// scoreboard of `[u64; CLASSES]`, added to inline by every block).
+static SCORE: AtomicUsize = AtomicUsize::new(0);
+
+fn score_entry(class: usize) -> qemu_plugin_u64 {
+    qemu_plugin_u64 {
+        score: SCORE.load(Ordering::Relaxed) as *mut qemu_plugin_scoreboard,
+        offset: class * 8,
+    }
+}
+
+fn totals(vcpu: VCPUIndex) -> [u64; CLASSES] {
+    let mut t = [0; CLASSES];
+    for (c, v) in t.iter_mut().enumerate() {
+        // SAFETY: the scoreboard was created at install and lives as long
+        // as the plugin; QEMU sizes it to every vCPU.
+        *v = unsafe { qemu_plugin_sys::qemu_plugin_u64_get(score_entry(c), vcpu) };
+    }
+    t
+}
+
 struct Vcpu {
     core: Core,
+    /// The run's instruction split window.
+    window: Window,
     regs: Regs,
     /// The run being modelled.
     run: Option<u64>,
@@ -142,6 +193,19 @@ impl Vcpu {
             }
             None => {}
         }
+    }
+
+    /// The run's `split` line: measured (counted), not modelled.
+    fn report_split(&self, vcpu: VCPUIndex, run: u64) {
+        let Some([walk, copy, cmo]) = self.window.split() else {
+            return;
+        };
+        out(&format!(
+            "{{\"record\":\"split\",\"vcpu\":{vcpu},\"run\":{run},\"split_insns\":{},\
+             \"split_walk\":{walk},\"split_copy\":{copy},\"split_cmo\":{cmo},\"copy_ranges\":{}}}\n",
+            walk + copy + cmo,
+            RANGES.get().map_or(0, Ranges::len),
+        ));
     }
 
     fn report(&self, vcpu: VCPUIndex, run: u64) {
@@ -206,6 +270,8 @@ static STATE: OnceLock<State> = OnceLock::new();
 static IN_RUN: AtomicU32 = AtomicU32::new(0);
 /// `all=on`: instrument every block.
 static ALL: AtomicBool = AtomicBool::new(false);
+/// `model=off`: the split only.
+static MODEL: AtomicBool = AtomicBool::new(true);
 
 fn with_vcpu(i: VCPUIndex, f: impl FnOnce(&mut Vcpu)) {
     let Some(st) = STATE.get() else { return };
@@ -257,13 +323,20 @@ impl Register for Model {
             }
             ALL.store(on, Ordering::Relaxed);
         }
+        if let Some((_, a)) = pairs.iter().find(|(k, _)| *k == "model") {
+            let on = matches!(*a, "on" | "yes" | "true");
+            if !on && !matches!(*a, "off" | "no" | "false") {
+                fail(&format!("model: model={a}: expected on or off"));
+            }
+            MODEL.store(on, Ordering::Relaxed);
+        }
         if let Some((_, p)) = pairs.iter().find(|(k, _)| *k == "preset") {
             params = Params::preset(p)
                 .unwrap_or_else(|| fail(&format!("model: unknown preset {p:?} (a72, n1)")));
         }
         for (k, v) in pairs
             .iter()
-            .filter(|(k, _)| !matches!(*k, "preset" | "all"))
+            .filter(|(k, _)| !matches!(*k, "preset" | "all" | "model"))
         {
             params.set(k, v).unwrap_or_else(|e| fail(&e));
         }
@@ -271,7 +344,12 @@ impl Register for Model {
             .system
             .as_ref()
             .map_or(1, |s| s.max_vcpus.max(1) as usize);
-        out(&format!("{}\n", params.json()));
+        if MODEL.load(Ordering::Relaxed) {
+            out(&format!("{}\n", params.json()));
+        }
+        // SAFETY: a new scoreboard of one [u64; CLASSES] per vCPU, never freed.
+        let score = unsafe { qemu_plugin_sys::qemu_plugin_scoreboard_new(8 * CLASSES) };
+        SCORE.store(score as usize, Ordering::Relaxed);
         let _ = STATE.set(State {
             params,
             vcpus: (0..n).map(|_| Mutex::new(None)).collect(),
@@ -290,6 +368,7 @@ impl HasCallbacks for Model {
             }
             *m.lock().unwrap_or_else(|e| e.into_inner()) = Some(Vcpu {
                 core: Core::new(st.params.clone()),
+                window: Window::default(),
                 regs,
                 run: None,
                 stale: false,
@@ -305,7 +384,11 @@ impl HasCallbacks for Model {
         tb: TranslationBlock,
     ) -> qemu_plugin::Result<()> {
         let n = tb.size() as u64;
-        let full = ALL.load(Ordering::Relaxed) || IN_RUN.load(Ordering::Relaxed) > 0;
+        let model = MODEL.load(Ordering::Relaxed);
+        let full = model && (ALL.load(Ordering::Relaxed) || IN_RUN.load(Ordering::Relaxed) > 0);
+        let mut per_class = [0u64; CLASSES];
+        let no_ranges = Ranges::default();
+        let ranges = RANGES.get().unwrap_or(&no_ranges);
         // Instructions, uncached fetch redirects, and translation changes
         // seen at the start of each block.
         if full {
@@ -324,15 +407,40 @@ impl HasCallbacks for Model {
         for insn in tb.instructions() {
             let mut b = [0u8; 4];
             if insn.read_data(&mut b) != 4 {
+                per_class[Class::Walk as usize] += 1;
                 continue;
             }
-            match decode(u32::from_le_bytes(b)) {
-                Op::RunStart => insn.register_execute_callback_flags(
+            let word = u32::from_le_bytes(b);
+            per_class[split::classify(word, insn.vaddr(), ranges) as usize] += 1;
+            if split::is_pmevcntr0_read(word) {
+                insn.register_execute_callback_flags(
                     |vcpu| {
                         with_vcpu(vcpu, |v| {
+                            if v.run.is_some() {
+                                v.window.read(totals(vcpu));
+                            }
+                        })
+                    },
+                    CallbackFlags::QEMU_PLUGIN_CB_NO_REGS,
+                );
+            }
+            let op = decode(word);
+            if !model && !matches!(op, Op::RunStart | Op::RunEnd) {
+                continue;
+            }
+            match op {
+                Op::RunStart => insn.register_execute_callback_flags(
+                    move |vcpu| {
+                        with_vcpu(vcpu, |v| {
                             let id = read(&v.regs.x[0]).unwrap_or(u64::MAX);
-                            v.core.reset();
-                            v.refresh();
+                            if let (Some(lo), Some(hi)) = (read(&v.regs.x[1]), read(&v.regs.x[2])) {
+                                load_ranges(lo, hi);
+                            }
+                            v.window.start();
+                            if model {
+                                v.core.reset();
+                                v.refresh();
+                            }
                             if v.run.replace(id).is_none() {
                                 IN_RUN.fetch_add(1, Ordering::Relaxed);
                             }
@@ -341,11 +449,14 @@ impl HasCallbacks for Model {
                     CallbackFlags::QEMU_PLUGIN_CB_R_REGS,
                 ),
                 Op::RunEnd => insn.register_execute_callback_flags(
-                    |vcpu| {
+                    move |vcpu| {
                         with_vcpu(vcpu, |v| {
                             if let Some(run) = v.run.take() {
                                 IN_RUN.fetch_sub(1, Ordering::Relaxed);
-                                v.report(vcpu, run);
+                                if model {
+                                    v.report(vcpu, run);
+                                }
+                                v.report_split(vcpu, run);
                             }
                         })
                     },
@@ -381,6 +492,14 @@ impl HasCallbacks for Model {
                     })
                 },
                 MemRW::QEMU_PLUGIN_MEM_RW,
+            );
+        }
+        for (c, k) in per_class.into_iter().enumerate().filter(|(_, k)| *k > 0) {
+            qemu_plugin::qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu(
+                tb.clone(),
+                PluginOp::QEMU_PLUGIN_INLINE_ADD_U64,
+                score_entry(c),
+                k,
             );
         }
         Ok(())
