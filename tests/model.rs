@@ -119,6 +119,71 @@ fn identical_boots_give_identical_counts_under_icount() {
     assert_eq!(models(&a), models(&b));
 }
 
+/// Each run's `split` line of a boot with the plugin (`args` after the
+/// path) under -icount, checked against its `result` record: walk + copy
+/// + cache maintenance = the PMU's INST_RETIRED. Returns (result, split).
+fn split_boot(args: &str, bootargs: &str) -> Vec<(Value, Value)> {
+    let so = plugin();
+    let run = Qemu::virt()
+        .args([
+            "-plugin",
+            &format!("{},{args}", so.display()),
+            "-d",
+            "plugin",
+        ])
+        .args(["-icount", "shift=0,align=off,sleep=off"])
+        .append(bootargs)
+        .run();
+    run.expect_status(0);
+    let splits = run.all("split");
+    run.all("result")
+        .into_iter()
+        .map(|r| {
+            let s = splits
+                .iter()
+                .find(|s| s["run"] == r["run"])
+                .unwrap_or_else(|| panic!("no split line for run {}:\n{}", r["run"], run.output));
+            assert!(
+                n(s, "copy_ranges") >= 10,
+                "the stage's copy-kernel table: {s}"
+            );
+            let parts = n(s, "split_walk") + n(s, "split_copy") + n(s, "split_cmo");
+            assert_eq!(parts, n(s, "split_insns"), "{s}");
+            assert_eq!(parts, n(r, "insns"), "split {s} against the PMU's {r}");
+            (r.clone(), (*s).clone())
+        })
+        .collect()
+}
+
+#[test]
+fn the_split_adds_up_to_the_pmu_count_and_repeats_between_boots() {
+    let bootargs = "size=1M trials=1 leaves=1g,4k";
+    let a = split_boot("model=off", bootargs);
+    let b = split_boot("model=off", bootargs);
+    // The full model instruments far more, and counts the same.
+    let c = split_boot("preset=a72", bootargs);
+    assert_eq!(a.len(), 17, "every strategy x kernel x map x MMU state");
+    let splits = |v: &[(Value, Value)]| v.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>();
+    assert_eq!(splits(&a), splits(&b));
+    assert_eq!(splits(&a), splits(&c));
+    for (r, s) in &a {
+        let pages = n(r, "pages");
+        // One dc civac (ivac before the copy for legacy) per 64-byte line.
+        assert_eq!(n(s, "split_cmo"), pages * 64, "{r} {s}");
+        // What each kernel's loop does per page (asm/macros.S): copy_page
+        // 12 instructions per 64 bytes plus the end address; ldp-q 12 per
+        // 128 bytes plus it; ldp-q-dc 4 per 64 bytes (its dc is cmo) and
+        // 2 per 512-byte turn plus 3 around the loop.
+        let per_page = match r["copy"].as_str().unwrap() {
+            "copy_page" => 1 + 64 * 12,
+            "ldp-q" => 1 + 32 * 12,
+            "ldp-q-dc" => 2 + 8 * (8 * 4 + 2) + 1,
+            k => panic!("kernel {k}"),
+        };
+        assert_eq!(n(s, "split_copy"), pages * per_page, "{r} {s}");
+    }
+}
+
 #[test]
 fn bad_parameters_are_one_line_errors() {
     let so = plugin();
@@ -126,6 +191,7 @@ fn bad_parameters_are_one_line_errors() {
         ("preset=z80", "unknown preset"),
         ("l2_ways=3", "inconsistent geometry"),
         ("warp=9", "unknown parameter"),
+        ("model=maybe", "expected on or off"),
     ] {
         let run = Qemu::virt()
             .args([

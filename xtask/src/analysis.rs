@@ -148,6 +148,48 @@ impl Key {
     }
 }
 
+/// A run's instructions split by the model plugin (its `split` line, a
+/// count, not a model): the list walk with everything else in the PMU
+/// window, the copy kernel's own instructions, the cache-maintenance
+/// instructions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Split {
+    pub walk: u64,
+    pub copy: u64,
+    pub cmo: u64,
+}
+
+impl Split {
+    pub fn total(&self) -> u64 {
+        self.walk + self.copy + self.cmo
+    }
+
+    /// Per page, in the order walk, copy, cmo.
+    pub fn per_page(&self, pages: u64) -> [f64; 3] {
+        let p = pages.max(1) as f64;
+        [self.walk, self.copy, self.cmo].map(|v| v as f64 / p)
+    }
+}
+
+/// One boot's `split` lines by the stage's run id (only those whose copy
+/// ranges the plugin knew).
+pub fn splits(records: &[Value]) -> BTreeMap<u64, Split> {
+    records
+        .iter()
+        .filter(|r| r["record"] == "split" && r["copy_ranges"].as_u64().unwrap_or(0) > 0)
+        .filter_map(|r| {
+            Some((
+                r["run"].as_u64()?,
+                Split {
+                    walk: r["split_walk"].as_u64()?,
+                    copy: r["split_copy"].as_u64()?,
+                    cmo: r["split_cmo"].as_u64()?,
+                },
+            ))
+        })
+        .collect()
+}
+
 /// A `result` record with where it came from.
 #[derive(Clone, Debug)]
 pub struct RunRow {
@@ -165,6 +207,8 @@ pub struct RunRow {
     /// The model plugin's line of this run (`run` within the boot), if the
     /// boot ran with the model: modelled, not measured.
     pub model: Option<Value>,
+    /// The run's instruction split, if the boot loaded the plugin.
+    pub split: Option<Split>,
 }
 
 pub fn runs(boots: &[Boot]) -> Vec<RunRow> {
@@ -177,6 +221,7 @@ pub fn runs(boots: &[Boot]) -> Vec<RunRow> {
             .filter(|r| r["record"] == "result")
             .collect();
         let models = crate::model::join(&b.records);
+        let splits = splits(&b.records);
         for r in results {
             let key = Key::of(r);
             let trial = r["trial"].as_u64().unwrap_or(0);
@@ -195,6 +240,7 @@ pub fn runs(boots: &[Boot]) -> Vec<RunRow> {
                 insns: r["insns"].as_u64(),
                 verified: r["verified"] == true,
                 model: r["run"].as_u64().and_then(|n| models.get(&n).cloned()),
+                split: r["run"].as_u64().and_then(|n| splits.get(&n).copied()),
                 record: r.clone(),
             });
         }
@@ -213,9 +259,19 @@ pub struct Exact {
     pub min: u64,
     pub max: u64,
     pub verified: bool,
+    /// The first run's split per page (walk, copy, cmo), if every run has one.
+    pub split: Option<[f64; 3]>,
+    /// Runs whose split does not add up to their PMU count, or differs
+    /// from the first run's.
+    pub split_bad: usize,
 }
 
 impl Exact {
+    /// Every run's split adds up to its PMU count and repeats.
+    pub fn split_ok(&self) -> bool {
+        self.split_bad == 0
+    }
+
     /// Every run and boot gave the same count.
     pub fn repeats(&self) -> bool {
         self.min == self.max
@@ -241,7 +297,17 @@ pub fn exact(runs: &[RunRow]) -> Vec<Exact> {
             let v: Vec<u64> = rs.iter().filter_map(|r| r.insns).collect();
             let mut boots: Vec<usize> = rs.iter().map(|r| r.boot).collect();
             boots.dedup();
+            let first = rs[0].split;
+            let split_bad = rs
+                .iter()
+                .filter(|r| match r.split {
+                    Some(sp) => Some(sp.total()) != r.insns || Some(sp) != first,
+                    None => first.is_some(),
+                })
+                .count();
             Exact {
+                split: first.map(|sp| sp.per_page(rs[0].pages)),
+                split_bad,
                 per_page: v[0] as f64 / rs[0].pages as f64,
                 min: *v.iter().min().unwrap(),
                 max: *v.iter().max().unwrap(),
@@ -728,6 +794,55 @@ mod tests {
         );
         assert_eq!(w.summary.median, 1002);
         assert_eq!(w.insns_per_page, Some(900.0));
+    }
+
+    #[test]
+    fn splits_join_by_run_and_must_add_up_and_repeat() {
+        let split = |run: u64, walk: u64, copy: u64, cmo: u64| {
+            json!({"record":"split","vcpu":0,"run":run,"split_insns":walk + copy + cmo,
+                   "split_walk":walk,"split_copy":copy,"split_cmo":cmo,"copy_ranges":12})
+        };
+        let boot = |insns: [u64; 2], splits: Vec<Value>| {
+            let mut recs = vec![json!({"record":"host-boot","kind":"exact","icount":true})];
+            recs.push(json!({"record":"platform","model":"linux,dummy-virt"}));
+            for (t, i) in insns.into_iter().enumerate() {
+                let mut r = result("ind-list", "copy_page", Some(1 << 30), t as u64, 1, Some(i));
+                r["run"] = json!(t + 1);
+                recs.push(r);
+            }
+            recs.extend(splits);
+            recs
+        };
+        // Walk 200, copy 769, cmo 64 per page over 16 pages, both runs.
+        let good = vec![split(1, 3200, 12304, 1024), split(2, 3200, 12304, 1024)];
+        let s = analyse(&boot([16528, 16528], good.clone()));
+        assert_eq!(
+            s.runs[1].split,
+            Some(Split {
+                walk: 3200,
+                copy: 12304,
+                cmo: 1024
+            })
+        );
+        assert_eq!(s.exact[0].split, Some([200.0, 769.0, 64.0]));
+        assert!(s.exact[0].split_ok());
+        // A split that does not add up to the PMU's count.
+        let s = analyse(&boot([16528, 16529], good));
+        assert!(!s.exact[0].repeats() && s.exact[0].split_bad == 1);
+        // Adds up, but not the same split as the first run.
+        let other = vec![split(1, 3200, 12304, 1024), split(2, 3201, 12303, 1024)];
+        let s = analyse(&boot([16528, 16528], other));
+        assert!(s.exact[0].repeats() && !s.exact[0].split_ok());
+        // A run without a split line where the first had one.
+        let s = analyse(&boot([16528, 16528], vec![split(1, 3200, 12304, 1024)]));
+        assert_eq!(s.exact[0].split_bad, 1);
+        // No plugin: no split, nothing to check.
+        let s = analyse(&boot([16528, 16528], vec![]));
+        assert!(s.exact[0].split.is_none() && s.exact[0].split_ok());
+        // A split line without the stage's copy ranges is not a split.
+        let mut blind = split(1, 3200, 12304, 1024);
+        blind["copy_ranges"] = json!(0);
+        assert!(splits(&[blind]).is_empty());
     }
 
     #[test]

@@ -84,6 +84,9 @@ pub fn prepare() -> Result<PathBuf, String> {
     mmu_reloc_host::model_plugin(&crate::cargo())
 }
 
+/// The plugin's arguments for the instruction split alone (no model).
+pub const SPLIT_ONLY: &str = "model=off";
+
 /// QEMU arguments that load the plugin with `args` and send its lines to
 /// stderr (read with the console's records, and kept in the boot's log).
 pub fn qemu_args(so: &Path, args: &str) -> Vec<String> {

@@ -66,6 +66,9 @@ fn results_csv(s: &Study) -> String {
             "cycles",
             "insns",
             "insns_per_page",
+            "split_walk",
+            "split_copy",
+            "split_cmo",
             "table_bytes",
             "map_ns",
             "map_insns",
@@ -98,6 +101,9 @@ fn results_csv(s: &Study) -> String {
             opt(r.cycles),
             opt(r.insns),
             opt(r.insns.map(|i| format!("{:.1}", i as f64 / r.pages as f64))),
+            opt(r.split.map(|sp| sp.walk)),
+            opt(r.split.map(|sp| sp.copy)),
+            opt(r.split.map(|sp| sp.cmo)),
             opt(v["table_bytes"].as_u64()),
             opt(v["map_ns"].as_u64()),
             opt(v["map_insns"].as_u64()),
@@ -150,6 +156,9 @@ fn summary_csv(s: &Study) -> String {
             "stddev_ns",
             "mib_per_s",
             "insns_per_page",
+            "walk_per_page",
+            "copy_per_page",
+            "cmo_per_page",
             "floor_ratio",
             "repeats",
             "verified",
@@ -174,8 +183,11 @@ fn summary_csv(s: &Study) -> String {
             String::new(),
             String::new(),
             format!("{:.1}", e.per_page),
+            opt(e.split.map(|sp| format!("{:.2}", sp[0]))),
+            opt(e.split.map(|sp| format!("{:.2}", sp[1]))),
+            opt(e.split.map(|sp| format!("{:.2}", sp[2]))),
             opt(e.floor_ratio().map(|r| format!("{r:.3}"))),
-            e.repeats().to_string(),
+            (e.repeats() && e.split_ok()).to_string(),
             e.verified.to_string(),
         ]);
     }
@@ -200,6 +212,9 @@ fn summary_csv(s: &Study) -> String {
             opt(w.insns_per_page.map(|v| format!("{v:.1}"))),
             String::new(),
             String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
             w.verified.to_string(),
         ]);
     }
@@ -210,6 +225,8 @@ fn exact_json(e: &Exact) -> Value {
     json!({"strategy": e.key.strategy, "copy": e.key.copy, "map": e.key.map, "bytes": e.key.bytes,
            "insns_per_page": e.per_page, "floor_insns_per_page": FLOOR_INSNS_PER_PAGE,
            "floor_ratio": e.floor_ratio(), "runs": e.runs, "boots": e.boots,
+           "split_per_page": e.split.map(|[w, c, m]| json!({"walk": w, "copy": c, "cmo": m})),
+           "split_adds_up_and_repeats": e.split.map(|_| e.split_ok()),
            "repeats": e.repeats(), "min_insns": e.min, "max_insns": e.max, "verified": e.verified})
 }
 
@@ -404,25 +421,40 @@ fn exact_table(s: &Study) -> String {
         "Instructions per 4 KiB page, exact (QEMU -icount shift=0), incl. list walk and one dc civac per line;\n\
          floor {FLOOR_INSNS_PER_PAGE} = 128 ldp q + 128 stp q + 64 dc civac"
     );
+    let split = s.exact.iter().any(|e| e.split.is_some());
+    if split {
+        let _ = writeln!(
+            t,
+            "split per page, counted by the qemu/model plugin (walk + copy + cmo = insns/page in every run):\n\
+             walk = list walk, loop control, per-line clean loop and measuring glue; copy = the copy kernel;\n\
+             cmo = cache-maintenance instructions (dc civac/ivac)"
+        );
+    }
     let _ = writeln!(
         t,
-        "{:<11} {:<10} {:<42} {:>8} {:>10} {:>8}  repeats",
-        "strategy", "copy", "map", "payload", "insns/page", "x floor"
+        "{:<11} {:<10} {:<42} {:>8} {:>10} {:>7} {:>6} {:>5} {:>8}  repeats",
+        "strategy", "copy", "map", "payload", "insns/page", "walk", "copy", "cmo", "x floor"
     );
+    let part = |e: &Exact, i: usize| e.split.map_or("-".into(), |sp| format!("{:.1}", sp[i]));
     for e in &s.exact {
         let _ = writeln!(
             t,
-            "{:<11} {:<10} {:<42} {:>8} {:>10.1} {:>8}  {}",
+            "{:<11} {:<10} {:<42} {:>8} {:>10.1} {:>7} {:>6} {:>5} {:>8}  {}",
             e.key.strategy,
             e.key.copy,
             e.key.map,
             size_label(e.key.bytes),
             e.per_page,
+            part(e, 0),
+            part(e, 1),
+            part(e, 2),
             e.floor_ratio().map_or("n/a".into(), |r| format!("{r:.2}")),
-            if e.repeats() {
-                format!("yes ({} runs, {} boots)", e.runs, e.boots)
-            } else {
+            if !e.repeats() {
                 format!("NO: {}..{} instructions", e.min, e.max)
+            } else if !e.split_ok() {
+                format!("SPLIT NO: {} runs do not add up or repeat", e.split_bad)
+            } else {
+                format!("yes ({} runs, {} boots)", e.runs, e.boots)
             }
         );
     }
@@ -816,7 +848,7 @@ fn summary_md(s: &Study, env: &Value) -> String {
         for e in &s.exact {
             let _ = writeln!(
                 t,
-                "    {:<10} {:<9} {:<42} {:>7.1} ({})",
+                "    {:<10} {:<9} {:<42} {:>7.1} ({}){}",
                 e.key.strategy,
                 e.key.copy,
                 e.key.map,
@@ -824,7 +856,10 @@ fn summary_md(s: &Study, env: &Value) -> String {
                 e.floor_ratio()
                     .map_or("not comparable per instruction".into(), |r| format!(
                         "{r:.2}x floor"
-                    ))
+                    )),
+                e.split.map_or(String::new(), |[w, c, m]| format!(
+                    ": walk {w:.1}, copy {c:.1}, cmo {m:.1}"
+                ))
             );
         }
         t.push('\n');

@@ -159,6 +159,13 @@ fn study_files_parse_counts_repeat_and_baseline_against_itself_is_unchanged() {
         assert_eq!(e["repeats"], true, "{e}");
         assert_eq!(e["boots"], 2, "{e}");
         assert!(e["floor_ratio"].as_f64().unwrap() > 1.0, "{e}");
+        // The plugin's split adds up to the PMU count in every run.
+        assert_eq!(e["split_adds_up_and_repeats"], true, "{e}");
+        let sp = &e["split_per_page"];
+        assert_eq!(sp["cmo"], 64.0, "one dc per 64-byte line: {e}");
+        if e["copy"] == "copy_page" {
+            assert_eq!(sp["copy"], 769.0, "copy_page's loop per page: {e}");
+        }
     }
     // Wall-clock: warm-ups reported, not counted; every A/B has an interval.
     for w in report["wall"].as_array().unwrap() {
@@ -192,8 +199,12 @@ fn study_files_parse_counts_repeat_and_baseline_against_itself_is_unchanged() {
         a.to_str().unwrap(),
     ]);
     let rb = check_files(&b);
-    // Without the model: no modelled column anywhere, never zeros.
+    // Without the model: no modelled column anywhere, never zeros; the
+    // split (counted, not modelled) is there all the same.
     assert!(rb["model"].is_null(), "{}", rb["model"]);
+    for e in rb["exact"].as_array().unwrap() {
+        assert_eq!(e["split_adds_up_and_repeats"], true, "{e}");
+    }
     assert!(!String::from_utf8_lossy(&out.stdout).contains("MODELLED"));
     for f in ["summary.csv", "results.csv"] {
         let head = &csv(&b.join(f))[0];
