@@ -103,8 +103,12 @@ pub enum OnOff {
 pub struct BootArgs {
     pub mode: Mode,
     pub log: LogLevel,
-    /// `granule=`: `None` lets the stage pick the CPU's best.
+    /// `granule=`: `None` lets the stage pick the CPU's best. With a list
+    /// (`granule=4k,64k`) the first; the benchmark runs once per entry.
     pub granule: Option<Granule>,
+    /// `granule=` as given: each granule at most once, in order (empty:
+    /// none given).
+    pub granules: Vec<Granule>,
     /// `leaf=`: the largest leaf (block) size allowed, in bytes.
     pub leaf: Option<u64>,
     /// `contig=`: use the contiguous hint.
@@ -145,6 +149,7 @@ impl Default for BootArgs {
             mode: Mode::Bench,
             log: LogLevel::Info,
             granule: None,
+            granules: Vec::new(),
             leaf: None,
             contig: true,
             strategy: None,
@@ -194,6 +199,8 @@ pub enum Expected {
     Count { max: u64 },
     /// `size=`: 1 to [`SIZES_MAX`] non-zero multiples of [`PAGE`].
     Size,
+    /// `granule=`: 1 to 3 distinct granules.
+    Granules,
     /// `leaf=`: a power of two of at least [`PAGE`].
     Leaf,
     /// `leaves=`: 1 to [`LEAVES_MAX`] leaf sizes.
@@ -226,6 +233,13 @@ impl fmt::Display for Expected {
                 f,
                 "1 to {SIZES_MAX} non-zero multiples of {page_k}k, e.g. 64M or 1M,16M"
             ),
+            Expected::Granules => {
+                let one = Expected::OneOf(&GRANULES_WORDS);
+                write!(
+                    f,
+                    "one or more of {one}, each at most once, e.g. 4k or 4k,64k"
+                )
+            }
             Expected::Leaf => write!(
                 f,
                 "a power-of-two size of at least {page_k}k (4k, 2m, 1g, ...)"
@@ -404,7 +418,16 @@ const KEYS: &[Key] = &[
         name: "granule",
         parse: |a, v| {
             let lower = v.to_ascii_lowercase();
-            a.granule = Some(choose(&lower, &GRANULES, &GRANULES_WORDS)?);
+            let mut list = Vec::new();
+            for g in lower.split(',') {
+                let g = choose(g, &GRANULES, &GRANULES_WORDS).map_err(|_| Expected::Granules)?;
+                if list.contains(&g) {
+                    return Err(Expected::Granules);
+                }
+                list.push(g);
+            }
+            a.granule = list.first().copied();
+            a.granules = list;
             Ok(())
         },
     },
@@ -591,6 +614,19 @@ mod tests {
             parse("size=1M,16M").unwrap().args.sizes,
             [1 << 20, 16 << 20]
         );
+        let g = parse("granule=4k,64K").unwrap().args;
+        assert_eq!(g.granule, Some(Granule::K4));
+        assert_eq!(g.granules, [Granule::K4, Granule::K64]);
+        assert_eq!(p.args.granules, [Granule::K16]);
+        assert!(BootArgs::default().granules.is_empty());
+        for bad in ["4k,4k", "4k,", ",64k", "4k,32k", "4k;64k"] {
+            let word = alloc::format!("granule={bad}");
+            assert_eq!(
+                parse(&word).unwrap_err().expected,
+                Expected::Granules,
+                "{bad}"
+            );
+        }
         assert!(parse("size=1M,").is_err());
         assert!(parse("size=1M,5k").is_err());
         let many = ["4k"; SIZES_MAX + 1].join(",");
@@ -660,6 +696,10 @@ mod tests {
         assert_eq!(
             Expected::OneOf(&MODES_WORDS).to_string(),
             "info, bench or boot"
+        );
+        assert_eq!(
+            Expected::Granules.to_string(),
+            "one or more of 4k, 16k or 64k, each at most once, e.g. 4k or 4k,64k"
         );
     }
 

@@ -537,6 +537,19 @@ fn bootargs_cases() -> Vec<Case> {
             error("seed=\"18446744073709551616\""),
         ),
         cmdline("mode=info granule=8k", error("granule=\"8k\"")),
+        cmdline("mode=info granule=4k,4k", error("granule=\"4k,4k\"")),
+        cmdline("mode=info granule=4k,", error("granule=\"4k,\"")),
+        cmdline(
+            "mode=info granule=4k,64k,8k",
+            error("granule=\"4k,64k,8k\""),
+        ),
+        cmdline("mode=info size=1M,", error("size=\"1M,\"")),
+        cmdline("mode=info size=1M,,4M", error("size=\"1M,,4M\"")),
+        cmdline("mode=info size=1M,5k", error("size=\"1M,5k\"")),
+        cmdline(
+            "mode=info size=4k,4k,4k,4k,4k,4k,4k,4k,4k",
+            error("size=\"4k,4k,4k,4k,4k,4k,4k,4k,4k\""),
+        ),
         cmdline("mode=info leaf=3m", error("leaf=\"3m\"")),
         cmdline(
             "mode=info granule=64k leaf=1g",
@@ -636,6 +649,21 @@ fn segment_cases() -> Vec<Case> {
                 t.root.kids.push(rm);
             },
             error("overlaps reserved memory [0x51000000, 0x51100000)"),
+        ),
+        qemu(
+            "`size=16M,2G` on `-m 1G`: every payload of a list is placed before any runs",
+            &[],
+            &format!("{BENCH} size=16M,2G"),
+            Expect::Error {
+                needle: "does not fit",
+                masks: USABLE_MIB,
+            },
+        ),
+        qemu(
+            "`granule=4k,64k leaves=2m` (a leaf of the first granule only): the second pass stops",
+            &[],
+            &format!("{BENCH} size=1M granule=4k,64k leaves=2m"),
+            error("not a leaf size of the 64k granule"),
         ),
         qemu(
             "`size=2G` on `-m 1G`, placed by the stage",

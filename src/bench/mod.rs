@@ -27,6 +27,25 @@ use crate::workload::{self, MapShape, World};
 /// no configuration always follows the same one); trial 0 is each
 /// configuration's warm-up, flagged in its record.
 pub fn run(w: &World<'_>) -> Result<(), Error> {
+    // `granule=4k,64k`: the whole benchmark once per granule, in order,
+    // each pass with its own linear map and prepared like the first, with
+    // the MMU off.
+    if w.args.granules.len() < 2 {
+        return pass(w, true);
+    }
+    for (i, g) in w.args.granules.iter().enumerate() {
+        let mut wg = w.clone();
+        wg.args.granule = Some(*g);
+        wg.args.granules = alloc::vec![*g];
+        pass(&wg, i + 1 == w.args.granules.len())?;
+    }
+    Ok(())
+}
+
+/// The benchmark on every `size=` payload (or the `segs=` one) under the
+/// world's granule; `last`: the last pass of the boot (the linear map stays
+/// live after it, else the MMU is switched off for the next pass).
+fn pass(w: &World<'_>, last: bool) -> Result<(), Error> {
     let env = Environment {
         ram: w.platform.ram.clone(),
         reserved: w.platform.reserved.clone(),
@@ -59,7 +78,7 @@ pub fn run(w: &World<'_>) -> Result<(), Error> {
     for (n, segments) in payloads.iter().enumerate() {
         let wl = payload(w, &configs, segments)?;
         // The next payload is prepared like the first: with the MMU off.
-        if n + 1 < payloads.len() {
+        if n + 1 < payloads.len() || !last {
             workload::switch(w, &wl, None);
         }
     }

@@ -36,6 +36,7 @@ pub mod timing;
 pub use timing::{Cost, Sample, cost, event_groups, measure, timed};
 
 /// What was learned before `mode=` runs.
+#[derive(Clone)]
 pub struct World<'a> {
     /// The translation regime the stage runs in (EL1 or EL2).
     pub regime: Regime,
