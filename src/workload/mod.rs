@@ -137,7 +137,11 @@ fn plan_maps(w: &World<'_>, pages: u64, want_contig: bool) -> Result<MapPlan, Er
     let mut table_bytes = bytes(&policy)?;
     let contig = if want_contig { contig_policy(w) } else { None };
     if let Some(p) = &contig {
-        table_bytes += bytes(p)? + mmu::window_tables_max(pages) * SZ_4K;
+        // Its 4 KiB tables go where the linear map's larger ones left room:
+        // a whole number of the linear granule keeps that room in one
+        // piece (else `granule=64k size=32M` split it and failed).
+        let contig_bytes = bytes(p)? + mmu::window_tables_max(pages) * SZ_4K;
+        table_bytes += region::align_up(contig_bytes, policy.granule.bytes()).unwrap_or(u64::MAX);
     }
     let sweep: Vec<Policy> = w
         .args

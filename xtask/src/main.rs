@@ -31,7 +31,9 @@ const USAGE: &str = "usage: cargo xtask <bench|report|test|map-scale|model-study
              --wall-boots N      wall-clock boots (default 3)
              --trials N          trials per wall-clock boot, first is warm-up (default 6)
              --size S            wall-clock payload size (default 8M)
-             --sweep LIST        extra sizes for the size sweep, `none` for none (default 1M,4M,32M)
+             --sweep LIST        extra sizes for the size sweep, `none` for none (default 1M,4M,32M);
+                                 one boot per size list (sizes up to 256M share one)
+             --sweep-granules L  granule= list of the sweep boots, one pass each (default 4k,64k)
              --exact-size S      payload of the exact boots (default 4M)
              --cpu C             QEMU -cpu (default cortex-a72)
              --baseline DIR      compare with an earlier study's directory
@@ -39,6 +41,7 @@ const USAGE: &str = "usage: cargo xtask <bench|report|test|map-scale|model-study
              --elf PATH          use this stage ELF instead of building it
              --model M           the model plugin (qemu/model) on the exact boots: a72 (default),
                                  n1, a parameter file (name=value lines) or none; MODELLED columns
+                                 (the exact boots load the plugin anyway for the instruction split)
              --raw               also print every record on the terminal
              --update-readme     put the terminal report into README.md's study block
   report     LOG... [--out DIR] [--baseline DIR] [--raw]: the same report from

@@ -27,6 +27,8 @@ struct Options {
     trials: u32,
     size: String,
     sweep: Vec<String>,
+    /// `granule=` of the sweep boots (empty: the stage's default).
+    sweep_granules: Vec<String>,
     exact_size: String,
     exact_leaves: &'static str,
     exact_64k: bool,
@@ -81,14 +83,46 @@ fn plan(o: &Options) -> Vec<Plan> {
             weight: 1.0 + mib(&o.size) * o.trials as f64 * 14.0 / 40.0,
         });
     }
-    for s in &o.sweep {
+    let granules = if o.sweep_granules.is_empty() {
+        String::new()
+    } else {
+        format!(" granule={}", o.sweep_granules.join(","))
+    };
+    let passes = o.sweep_granules.len().max(1) as f64;
+    for list in sweep_lists(&o.sweep) {
+        let trials = o.trials.min(5);
         p.push(Plan {
             kind: "sweep",
-            bootargs: format!("size={s} trials={} copy=copy_page", o.trials.min(5)),
-            weight: 1.0 + mib(s) * o.trials.min(5) as f64 * 5.0 / 40.0,
+            bootargs: format!(
+                "size={}{granules} trials={trials} copy=copy_page",
+                list.join(",")
+            ),
+            weight: list
+                .iter()
+                .map(|s| 1.0 + mib(s) * trials as f64 * passes * 5.0 / 40.0)
+                .sum(),
         });
     }
     p
+}
+
+/// Largest sweep size (MiB) that shares a boot with others: a quarter of
+/// the study's 1 GiB (payload, its scattered sources, tables), so one
+/// size too large for RAM fails only its own boot.
+const SHARED_SWEEP_MIB: f64 = 256.0;
+
+/// The sweep's sizes grouped into boots: the stage runs a `size=` list
+/// (at most `mmu_reloc::bootargs::SIZES_MAX`) one payload at a time in one
+/// boot; sizes above [`SHARED_SWEEP_MIB`] get a boot each.
+fn sweep_lists(sizes: &[String]) -> Vec<Vec<String>> {
+    let (shared, alone): (Vec<&String>, Vec<&String>) =
+        sizes.iter().partition(|s| mib(s) <= SHARED_SWEEP_MIB);
+    let mut lists: Vec<Vec<String>> = shared
+        .chunks(mmu_reloc::bootargs::SIZES_MAX)
+        .map(|c| c.iter().map(|s| s.to_string()).collect())
+        .collect();
+    lists.extend(alone.into_iter().map(|s| vec![s.clone()]));
+    lists
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -102,6 +136,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
             vec![]
         } else {
             vec!["1M".into(), "4M".into(), "32M".into()]
+        },
+        sweep_granules: if quick {
+            vec![]
+        } else {
+            vec!["4k".into(), "64k".into()]
         },
         exact_size: if quick { "1M" } else { "4M" }.into(),
         exact_leaves: if quick { "1g,4k" } else { "1g,2m,4k" },
@@ -153,6 +192,19 @@ fn parse(args: &[String]) -> Result<Options, String> {
         } else {
             v.split(',').map(size_ok).collect::<Result<_, _>>()?
         };
+    }
+    if let Some(v) = take_opt(&mut a, "--sweep-granules")? {
+        let list: Vec<String> = v.split(',').map(str::to_string).collect();
+        let known = list
+            .iter()
+            .all(|g| ["4k", "16k", "64k"].contains(&g.as_str()));
+        let distinct = list.iter().enumerate().all(|(i, g)| !list[..i].contains(g));
+        if !known || !distinct {
+            return Err(format!(
+                "--sweep-granules: expected 4k, 16k or 64k, each at most once, e.g. 4k,64k; got '{v}'"
+            ));
+        }
+        o.sweep_granules = list;
     }
     if let Some(v) = take_opt(&mut a, "--cpu")? {
         o.cpu = v;
@@ -625,6 +677,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sweep_sizes_share_boots_where_memory_allows() {
+        let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            sweep_lists(&v(&["1M", "4M", "32M"])),
+            [v(&["1M", "4M", "32M"])]
+        );
+        let nine = v(&["1M"; 9]);
+        assert_eq!(sweep_lists(&nine), [v(&["1M"; 8]), v(&["1M"])]);
+        assert_eq!(
+            sweep_lists(&v(&["1M", "512M", "256M", "1G"])),
+            [v(&["1M", "256M"]), v(&["512M"]), v(&["1G"])]
+        );
+        assert!(sweep_lists(&[]).is_empty());
+        let o = parse(&v(&["--sweep", "1M,4M", "--sweep-granules", "4k,64k"])).unwrap();
+        let sweeps: Vec<String> = plan(&o)
+            .into_iter()
+            .filter(|p| p.kind == "sweep")
+            .map(|p| p.bootargs)
+            .collect();
+        assert_eq!(
+            sweeps,
+            ["size=1M,4M granule=4k,64k trials=5 copy=copy_page"]
+        );
+    }
+
+    #[test]
     fn timestamps() {
         assert_eq!(timestamp(0), "19700101-000000");
         assert_eq!(timestamp(951_782_400), "20000229-000000");
@@ -643,6 +721,8 @@ mod tests {
         assert!(e(&["--bogus"]).contains("unexpected argument"));
         assert!(e(&["--out"]).contains("needs a value"));
         assert!(e(&["--model", "z80"]).contains("--model"));
+        assert!(e(&["--sweep-granules", "4k,4k"]).contains("--sweep-granules"));
+        assert!(e(&["--sweep-granules", "8k"]).contains("--sweep-granules"));
         assert_eq!(plan(&parse(&["--quick".to_string()]).unwrap()).len(), 4);
     }
 }
