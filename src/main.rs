@@ -45,22 +45,45 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
 /// runs the host tests), `cargo run [--release] [-- QEMU-ARGS]` lands here:
 /// build the stage for aarch64-unknown-none with the same profile and boot
 /// it with the target's runner (qemu/run.sh), passing the arguments on.
+/// With `--model a72|n1|FILE|none` among the arguments (QEMU has no
+/// double-dash options) the boot goes to `cargo xtask run`, which loads the
+/// model plugin (built if needed) and reports the modelled figures as the
+/// study does: one home for the plugin's command line and the report.
 #[cfg(not(target_os = "none"))]
 fn main() {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let mut cmd = std::process::Command::new(cargo);
-    cmd.args([
-        "run",
-        "--manifest-path",
-        manifest,
-        "--target",
-        "aarch64-unknown-none",
-    ]);
-    if !cfg!(debug_assertions) {
-        cmd.arg("--release");
+    if args.iter().any(|a| a == "--model") {
+        cmd.args([
+            "run",
+            "--manifest-path",
+            manifest,
+            "--release",
+            "--locked",
+            "--quiet",
+            "-p",
+            "xtask",
+            "--target",
+            "host-tuple",
+            "--",
+            "run",
+        ]);
+    } else {
+        cmd.args([
+            "run",
+            "--manifest-path",
+            manifest,
+            "--target",
+            "aarch64-unknown-none",
+        ]);
+        if !cfg!(debug_assertions) {
+            cmd.arg("--release");
+        }
+        cmd.arg("--");
     }
-    cmd.arg("--").args(std::env::args_os().skip(1));
+    cmd.args(args);
     match cmd.status() {
         Ok(status) => std::process::exit(status.code().unwrap_or(1)),
         Err(e) => {

@@ -9,8 +9,10 @@
 //!   cargo xtask model-study [--update-readme]  the model's calibration (MODELLED)
 //!   cargo xtask sdcard [OPTIONS]       a Raspberry Pi 4 boot partition
 //!
+//!   cargo xtask run [--model M] [QEMU-ARGS]  one boot with the model plugin
 //! One boot by hand is `cargo run --release [-- QEMU-ARGS]` (the root
-//! binary's host `main` and the cargo runner `qemu/run.sh`), not here.
+//! binary's host `main` and the cargo runner `qemu/run.sh`); given
+//! `--model` that `main` hands the boot to `cargo xtask run`.
 
 mod analysis;
 mod mapscale;
@@ -18,13 +20,14 @@ mod model;
 mod modelstudy;
 mod output;
 mod plots;
+mod run;
 mod sdcard;
 mod study;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <bench|report|test|map-scale|model-study|sdcard> [options]
+const USAGE: &str = "usage: cargo xtask <bench|report|run|test|map-scale|model-study|sdcard> [options]
   bench      the A/B study: exact instruction counts (-icount) and wall-clock
              boots with bootstrap intervals; files under target/bench/<time>/
              --quick             a small matrix (seconds; used by the tests)
@@ -47,6 +50,11 @@ const USAGE: &str = "usage: cargo xtask <bench|report|test|map-scale|model-study
   report     LOG... [--out DIR] [--baseline DIR] [--raw]: the same report from
              console logs (QEMU output or a board's serial capture); a model
              plugin's output file (-D FILE) given after its boot's log joins it
+  run        [--model M] [--out DIR] [QEMU-ARGS...]: one boot on QEMU virt like `cargo run --release`
+             (which hands over here when given --model), the model plugin loaded
+             (a72 by default, n1, a parameter file or none); the console streams,
+             then the study's tables (MODELLED ones included) and files under
+             target/run/<time>/
   model-study [--update-readme]: the model's calibration against the published
              kexec figures and the kexec-list table (MODELLED), README's block
   test       [CARGO-TEST-ARGS]: build the stage and run host and in-QEMU tests
@@ -69,6 +77,7 @@ fn main() -> ExitCode {
         "map-scale" => mapscale::main(rest),
         "model-study" => modelstudy::main(rest),
         "sdcard" => sdcard::main(rest),
+        "run" => run::main(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(0)

@@ -238,7 +238,7 @@ pub fn timestamp(unix: u64) -> String {
     )
 }
 
-fn now_unix() -> u64 {
+pub fn now_unix() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -519,7 +519,7 @@ pub fn replace_block(path: &Path, start: &str, end: &str, block: &str) -> Result
 }
 
 /// Writes every file, prints the terminal report, updates `latest`.
-fn finish(
+pub fn finish(
     out: &Path,
     records: &[Value],
     study: &analysis::Study,

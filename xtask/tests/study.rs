@@ -322,6 +322,48 @@ fn check_model(dir: &Path, report: &Value, term: &str) {
     );
 }
 
+/// `cargo run --release -- --model a72 ...` hands over to `cargo xtask run`:
+/// one boot with the plugin, the console on the terminal, then the study's
+/// tables with the MODELLED one and its files.
+#[test]
+fn run_with_a_model_prints_and_writes_the_modelled_figures() {
+    let d = scratch("run");
+    let out = xtask(&[
+        "run",
+        "--model",
+        "n1",
+        "--out",
+        d.to_str().unwrap(),
+        "-icount",
+        "shift=0,align=off,sleep=off",
+        "-append",
+        "size=1M trials=1 copy=copy_page mmu=on strategy=ind-list",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let term = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        term.contains("\"record\":\"result\""),
+        "the console streams: {term}"
+    );
+    assert!(
+        term.contains("MODELLED, not measured") && term.contains("(preset n1)"),
+        "{term}"
+    );
+    let report = json(&d.join("report.json"));
+    assert_eq!(
+        report["model"]["missing_model_lines"], 0,
+        "{}",
+        report["model"]
+    );
+    let head = &csv(&d.join("results.csv"))[0];
+    assert!(head.iter().any(|h| h == "model_walks"), "{head:?}");
+    assert_eq!(report["exact"][0]["split_adds_up_and_repeats"], true);
+}
+
 #[test]
 fn report_reads_a_board_capture_and_bad_input_is_a_one_line_error() {
     // A Pi 4 serial capture: no semihosting, CR/LF, noise, a record cut by
