@@ -660,7 +660,7 @@ fn segment_cases() -> Vec<Case> {
             },
         ),
         qemu(
-            "`granule=4k,64k leaves=2m` (a leaf of the first granule only): the second pass stops",
+            "`granule=4k,64k leaves=2m` (a leaf of the first granule only): every granule's maps are checked before the first pass",
             &[],
             &format!("{BENCH} size=1M granule=4k,64k leaves=2m"),
             error("not a leaf size of the 64k granule"),

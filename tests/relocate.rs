@@ -266,6 +266,12 @@ fn granule_list_runs_each_granule_in_one_boot() {
         "ind-list and contiguous per size per granule"
     );
     assert!(res.iter().all(|r| r["verified"] == true));
+    // A leaf the second granule lacks: refused before the first pass runs.
+    let bad = Qemu::virt()
+        .append("granule=4k,64k leaves=2m size=1M trials=1 copy=copy_page mmu=on")
+        .run();
+    bad.expect_error("not a leaf size of the 64k granule");
+    assert!(results(&bad).is_empty(), "{}", bad.output);
 }
 
 #[test]

@@ -10,6 +10,7 @@ use alloc::string::String;
 use mmu_reloc::bootargs::{SegArg, Strategy};
 use mmu_reloc::exit::Error;
 use mmu_reloc::matrix::{self, Config};
+use mmu_reloc::mmu::{self, Machine, Policy};
 use mmu_reloc::pmu;
 use mmu_reloc::record::Record;
 use mmu_reloc::region::{self, Region, SZ_4K, SizeName};
@@ -19,7 +20,7 @@ use mmu_reloc::stats;
 use crate::arch::copy;
 use crate::board::console::Console;
 use crate::println;
-use crate::workload::{self, MapShape, World};
+use crate::workload::{self, MapShape, World, linear_map};
 
 /// `mode=bench`: a synthetic payload relocated by every configuration,
 /// trials interleaved (each trial runs every configuration once, in a
@@ -33,11 +34,41 @@ pub fn run(w: &World<'_>) -> Result<(), Error> {
     if w.args.granules.len() < 2 {
         return pass(w, true);
     }
-    for (i, g) in w.args.granules.iter().enumerate() {
-        let mut wg = w.clone();
-        wg.args.granule = Some(*g);
-        wg.args.granules = alloc::vec![*g];
-        pass(&wg, i + 1 == w.args.granules.len())?;
+    let worlds: Vec<World<'_>> = w
+        .args
+        .granules
+        .iter()
+        .map(|g| {
+            let mut wg = w.clone();
+            wg.args.granule = Some(*g);
+            wg.args.granules = alloc::vec![*g];
+            wg
+        })
+        .collect();
+    // Every granule's maps are checked (CPU support, leaf sizes) before
+    // the first pass runs, so a bad pair stops the boot at once.
+    for wg in &worlds {
+        check_maps(wg)?;
+    }
+    for (i, wg) in worlds.iter().enumerate() {
+        pass(wg, i + 1 == worlds.len())?;
+    }
+    Ok(())
+}
+
+/// Whether the linear map and every `leaves=` map of `w`'s granule can be
+/// built on this CPU (the builder's own checks, nothing built).
+fn check_maps(w: &World<'_>) -> Result<(), Error> {
+    let machine = Machine::from_cpu(&w.cpu, w.regime);
+    let identity = linear_map::identity_mappings(w);
+    let policy = linear_map::policy(w);
+    mmu::count_tables(&identity, &policy, &machine)?;
+    for l in &w.args.leaves {
+        let p = Policy {
+            max_leaf: Some(*l),
+            ..policy
+        };
+        mmu::count_tables(&identity, &p, &machine)?;
     }
     Ok(())
 }
