@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::pi4::linux_as_firmware;
 use common::{Qemu, linux_image};
 
 const BOOTED: [&str; 3] = [
@@ -115,4 +116,199 @@ fn boot_without_payload_is_an_error() {
         .append("mode=boot")
         .run()
         .expect_error("-initrd");
+}
+
+/// Linux's line once it brought every CPU of a 4-CPU machine up itself.
+const ALL_FOUR: &str = "smp: Brought up 1 node, 4 CPUs";
+
+/// The stage's command line for the 4-CPU hand-offs below, Linux's words
+/// last. The relocation itself runs on the boot CPU.
+const SMP_BOOT: &str = "mode=boot";
+
+/// The `handoff` record's `pen_cpus` and `warnings`, checked to be lists.
+fn secondaries(run: &common::Run) -> (Vec<serde_json::Value>, Vec<String>) {
+    let h = run.record("handoff");
+    let cpus = h["pen_cpus"].as_array().expect("pen_cpus").clone();
+    let warnings = h["warnings"].as_array().expect("warnings");
+    let warnings = warnings
+        .iter()
+        .map(|w| w.as_str().unwrap().to_string())
+        .collect();
+    (cpus, warnings)
+}
+
+/// `-smp 4` on QEMU virt: the secondaries never came up (PSCI keeps them
+/// off until CPU_ON), so AFFINITY_INFO finds each OFF at once; Linux must
+/// then start all three itself.
+fn virt_smp4(machine: &str, el: u64) {
+    let mut until = vec![ALL_FOUR];
+    if el == 2 {
+        until.push(AT_EL2);
+    }
+    let run = Qemu::virt()
+        .args(["-M", machine, "-smp", "4", "-initrd"])
+        .arg(linux_image().to_str().unwrap())
+        .append(&format!("{SMP_BOOT} console=ttyAMA0"))
+        .until(&until)
+        .timeout(Duration::from_secs(180))
+        .run();
+    assert!(
+        run.matched,
+        "Linux did not bring up 4 CPUs:\n{}",
+        run.output
+    );
+    assert_eq!(run.record("handoff")["el"], el);
+    let (cpus, warnings) = secondaries(&run);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let ids: Vec<&str> = cpus.iter().map(|c| c["cpu"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["0x1", "0x2", "0x3"], "{cpus:?}");
+    for c in &cpus {
+        assert_eq!(c["method"], "psci", "{c}");
+        assert_eq!(c["state"], "off", "{c}");
+        assert!(c["release"].is_null(), "{c}");
+    }
+    assert!(
+        !run.output.contains("failed to come online"),
+        "{}",
+        run.output
+    );
+}
+
+#[test]
+fn linux_brings_up_four_cpus_after_hand_off_at_el1() {
+    virt_smp4("virt", 1);
+}
+
+#[test]
+fn linux_brings_up_four_cpus_after_hand_off_at_el2() {
+    virt_smp4("virt,virtualization=on", 2);
+}
+
+/// QEMU raspi4b booted by QEMU itself (`-kernel`, Debian's Pi 4 DTB):
+/// QEMU keeps CPUs 1-3 in its own spin loop at 0xe0/0xe8/0xf0 (the DTB's
+/// release addresses) until the stage sends them to its pen.
+fn raspi4b_hand_off(until: &[&str]) -> common::Run {
+    // The cloud kernel has no mini-UART driver: it prints on the PL011.
+    Qemu::raspi4b()
+        .arg("-initrd")
+        .arg(linux_image().to_str().unwrap())
+        .append(&format!("{SMP_BOOT} {PI4_LINUX}"))
+        .until(until)
+        .timeout(Duration::from_secs(240))
+        .run()
+}
+
+/// Linux's console on a Pi 4 (the cloud kernel has no mini-UART driver).
+const PI4_LINUX: &str = "earlycon=pl011,0xfe201000 console=ttyAMA0";
+
+/// Every secondary waits in the pen, at a slot of the control area (kept
+/// by /memreserve/) that the DTB handed on names as its release address:
+/// Linux can bring them up only from there.
+fn check_spin_table_pen(run: &common::Run, cpus: &[serde_json::Value], from: &str) {
+    let h = run.record("handoff");
+    let control = &h["control"][0];
+    let (lo, hi) = (control[0].as_u64().unwrap(), control[1].as_u64().unwrap());
+    for (c, id) in cpus.iter().zip(["0x1", "0x2", "0x3"]) {
+        assert_eq!(c["cpu"], id, "{c}");
+        assert_eq!(c["method"], "spin-table", "{c}");
+        assert_eq!(c["from"], from, "{c}");
+        assert_eq!(c["state"], "pen", "{c}");
+        let release = c["release"].as_str().unwrap();
+        let release = u64::from_str_radix(release.trim_start_matches("0x"), 16).unwrap();
+        assert!(
+            (lo..hi).contains(&release) && release % 8 == 0,
+            "{c}: release address outside the control area {control}"
+        );
+    }
+}
+
+#[test]
+fn linux_brings_up_four_cpus_from_the_pen_on_raspi4b() {
+    let run = raspi4b_hand_off(&[ALL_FOUR]);
+    check_pi4(&run, "firmware");
+}
+
+/// Linux brought every CPU up, each from the slot of the pen it waited
+/// at, and nothing was worth a warning.
+fn check_pi4(run: &common::Run, from: &str) {
+    assert!(
+        run.matched,
+        "Linux did not bring up 4 CPUs:\n{}",
+        run.output
+    );
+    assert_eq!(run.record("handoff")["el"], 2);
+    let (cpus, warnings) = secondaries(run);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(cpus.len(), 3, "{cpus:?}");
+    check_spin_table_pen(run, &cpus, from);
+    assert!(
+        !run.output.contains("failed to come online"),
+        "{}",
+        run.output
+    );
+}
+
+/// Started as the Pi firmware starts a kernel: CPUs 1-3 wait in its
+/// armstub's spin table at 0xe0/0xe8/0xf0 and come to the pen from there.
+#[test]
+fn linux_brings_up_the_firmwares_secondaries_from_the_pen() {
+    let run = linux_as_firmware(
+        "handoff-pi4-firmware",
+        0b0001,
+        &format!("{SMP_BOOT} {PI4_LINUX}"),
+        |_| {},
+        &[ALL_FOUR],
+    );
+    check_pi4(&run, "firmware");
+}
+
+/// A loader that released all four CPUs into the Image at once: three
+/// park in the stage, come to the pen through its mailbox, and Linux
+/// brings them up from there.
+#[test]
+fn linux_brings_up_cpus_that_had_parked_in_the_stage() {
+    let run = linux_as_firmware(
+        "handoff-pi4-parked",
+        0b1111,
+        &format!("{SMP_BOOT} {PI4_LINUX}"),
+        |_| {},
+        &[ALL_FOUR],
+    );
+    check_pi4(&run, "stage");
+    assert!(!run.record("handoff")["parked_cpu"].is_null());
+}
+
+/// A DTB naming a fifth spin-table CPU the board does not have (release
+/// address 0xf8): the stage waits for it in vain, says so in one line of
+/// the `handoff` record and hands its node on as it was; Linux still gets
+/// the four real CPUs (and gives up on the fifth itself).
+#[test]
+fn a_cpu_that_never_answers_is_a_warning_and_keeps_its_release_address() {
+    let ghost = common::DtNode::new("cpu@4")
+        .str("device_type", "cpu")
+        .str("compatible", "arm,cortex-a72")
+        .u32("reg", 4)
+        .str("enable-method", "spin-table")
+        .cells("cpu-release-addr", &[0, 0xf8]);
+    let run = linux_as_firmware(
+        "handoff-pi4-ghost",
+        0b0001,
+        &format!("{SMP_BOOT} {PI4_LINUX}"),
+        |dtb| dtb.node_mut("/cpus").kids.push(ghost),
+        &[ALL_FOUR, "CPU4: failed to come online"],
+    );
+    assert!(run.matched, "{}", run.output);
+    let (cpus, warnings) = secondaries(&run);
+    assert_eq!(
+        warnings,
+        [
+            "cpu 0x4 did not reach the holding pen within 1000 ms: left as the DTB had it (cpu-release-addr 0xf8)"
+        ]
+    );
+    assert_eq!(cpus.len(), 4, "{cpus:?}");
+    check_spin_table_pen(&run, &cpus[..3], "firmware");
+    assert_eq!(cpus[3]["cpu"], "0x4");
+    assert_eq!(cpus[3]["state"], "missing");
+    assert!(cpus[3]["from"].is_null());
+    assert_eq!(cpus[3]["release"], "0xf8");
 }

@@ -3,6 +3,8 @@
 //! records live in the shared host crate (`host/`, also used by xtask).
 #![allow(dead_code)]
 
+pub mod pi4;
+
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -145,6 +147,11 @@ pub fn dump_virt_dtb(dir: &Path, machine: &str, mem: &str, cmdline: &str) -> Vec
     std::fs::read(path).unwrap()
 }
 
+/// Instructions as the little-endian bytes a loader copies.
+pub fn words(code: &[u32]) -> Vec<u8> {
+    code.iter().flat_map(|c| c.to_le_bytes()).collect()
+}
+
 /// `movz xRD, #(imm's halfword hw), lsl #(16 * hw)`.
 pub fn movz(rd: u32, imm: u64, hw: u32) -> u32 {
     0xd280_0000 | (hw << 21) | (((imm >> (16 * hw)) as u32 & 0xffff) << 5) | rd
@@ -166,7 +173,7 @@ pub fn trampoline(dtb: u64, entry: u64) -> Vec<u8> {
     }
     code.extend([movz(1, 0, 0), movz(2, 0, 0), movz(3, 0, 0)]);
     code.push(0xd61f_0200); // br x16
-    code.iter().flat_map(|c| c.to_le_bytes()).collect()
+    words(&code)
 }
 
 /// Boots the Image at `load` via the generic loader and the trampoline,
