@@ -330,6 +330,9 @@ fn report(
                 ", initrd {r}"
             ))
     );
+    for c in &secondaries.cpus {
+        println!("handoff: {}", cpus::Human(c));
+    }
     Record::new(&mut Console, "handoff")
         .str("strategy", strategy.name())
         .str("copy", kernel.name())

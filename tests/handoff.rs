@@ -312,3 +312,27 @@ fn a_cpu_that_never_answers_is_a_warning_and_keeps_its_release_address() {
     assert!(cpus[3]["from"].is_null());
     assert_eq!(cpus[3]["release"], "0xf8");
 }
+
+/// The same fifth CPU when CPUs had entered the Image by themselves: the
+/// stage cannot tell a core that is not there from one still running the
+/// stage, so it refuses to overwrite itself (one-line error, status 1).
+#[test]
+fn a_silent_cpu_while_cpus_ran_the_stage_is_an_error() {
+    let ghost = common::DtNode::new("cpu@4")
+        .str("device_type", "cpu")
+        .u32("reg", 4)
+        .str("enable-method", "spin-table")
+        .cells("cpu-release-addr", &[0, 0xf8]);
+    let run = linux_as_firmware(
+        "handoff-pi4-stuck",
+        0b0011,
+        &format!("{SMP_BOOT} {PI4_LINUX}"),
+        |dtb| dtb.node_mut("/cpus").kids.push(ghost),
+        &[],
+    );
+    run.expect_error(
+        "cpu 0x4 did not reach the holding pen within 1000 ms while CPUs may still run the stage the hand-off overwrites",
+    );
+    assert!(run.all("handoff").is_empty(), "{}", run.output);
+    assert!(!run.output.contains("Booting Linux"), "{}", run.output);
+}

@@ -201,3 +201,29 @@ pub fn write_json(o: &mut dyn core::fmt::Write, cpus: &[Outcome]) -> core::fmt::
     }
     o.write_str("]")
 }
+
+/// One secondary for the human lines: `cpu 0x1 (spin-table, from the
+/// firmware's spin loop): waits in the pen, cpu-release-addr 0x3be15108`.
+pub struct Human<'o>(pub &'o Outcome);
+
+impl core::fmt::Display for Human<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let c = self.0;
+        write!(f, "cpu {:#x} ({}", c.mpidr, c.method)?;
+        match c.from {
+            Some("firmware") => f.write_str(", from the firmware's spin loop")?,
+            Some(from) => write!(f, ", from the {from}")?,
+            None => {}
+        }
+        let state = match c.state {
+            "pen" => "waits in the pen",
+            "off" => "off (PSCI AFFINITY_INFO)",
+            "held" => "held in the pen for good",
+            "missing" => "did not answer, left as the DTB had it",
+            other => other,
+        };
+        write!(f, "): {state}")?;
+        c.release
+            .map_or(Ok(()), |r| write!(f, ", cpu-release-addr {r:#x}"))
+    }
+}
