@@ -278,23 +278,28 @@ fn linux_brings_up_cpus_that_had_parked_in_the_stage() {
     assert!(!run.record("handoff")["parked_cpu"].is_null());
 }
 
+/// A fifth spin-table CPU for a Pi 4 DTB, which the board (and QEMU's
+/// raspi4b) does not have, waiting at 0xf8 (past the firmware's table).
+fn ghost_cpu() -> common::DtNode {
+    common::DtNode::new("cpu@4")
+        .str("device_type", "cpu")
+        .str("compatible", "arm,cortex-a72")
+        .u32("reg", 4)
+        .str("enable-method", "spin-table")
+        .cells("cpu-release-addr", &[0, 0xf8])
+}
+
 /// A DTB naming a fifth spin-table CPU the board does not have (release
 /// address 0xf8): the stage waits for it in vain, says so in one line of
 /// the `handoff` record and hands its node on as it was; Linux still gets
 /// the four real CPUs (and gives up on the fifth itself).
 #[test]
 fn a_cpu_that_never_answers_is_a_warning_and_keeps_its_release_address() {
-    let ghost = common::DtNode::new("cpu@4")
-        .str("device_type", "cpu")
-        .str("compatible", "arm,cortex-a72")
-        .u32("reg", 4)
-        .str("enable-method", "spin-table")
-        .cells("cpu-release-addr", &[0, 0xf8]);
     let run = linux_as_firmware(
         "handoff-pi4-ghost",
         0b0001,
         &format!("{SMP_BOOT} {PI4_LINUX}"),
-        |dtb| dtb.node_mut("/cpus").kids.push(ghost),
+        |dtb| dtb.node_mut("/cpus").kids.push(ghost_cpu()),
         &[ALL_FOUR, "CPU4: failed to come online"],
     );
     assert!(run.matched, "{}", run.output);
@@ -318,16 +323,11 @@ fn a_cpu_that_never_answers_is_a_warning_and_keeps_its_release_address() {
 /// stage, so it refuses to overwrite itself (one-line error, status 1).
 #[test]
 fn a_silent_cpu_while_cpus_ran_the_stage_is_an_error() {
-    let ghost = common::DtNode::new("cpu@4")
-        .str("device_type", "cpu")
-        .u32("reg", 4)
-        .str("enable-method", "spin-table")
-        .cells("cpu-release-addr", &[0, 0xf8]);
     let run = linux_as_firmware(
         "handoff-pi4-stuck",
         0b0011,
         &format!("{SMP_BOOT} {PI4_LINUX}"),
-        |dtb| dtb.node_mut("/cpus").kids.push(ghost),
+        |dtb| dtb.node_mut("/cpus").kids.push(ghost_cpu()),
         &[],
     );
     run.expect_error(
