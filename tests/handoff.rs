@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::pi4::linux_as_firmware;
-use common::{Qemu, linux_image};
+use common::{Dtb, Qemu, linux_image, scratch, trampoline};
 
 const BOOTED: [&str; 3] = [
     "Booting Linux on physical CPU",
@@ -335,4 +335,65 @@ fn a_silent_cpu_while_cpus_ran_the_stage_is_an_error() {
     );
     assert!(run.all("handoff").is_empty(), "{}", run.output);
     assert!(!run.output.contains("Booting Linux"), "{}", run.output);
+}
+
+/// QEMU virt with 4 CPUs booted as a loader would (`common::trampoline`),
+/// its DTB dumped, given a fifth PSCI CPU node (`reg = <4>`) the machine
+/// does not have, and loaded as data with Debian's kernel as the payload.
+/// PSCI answers AFFINITY_INFO for it with INVALID_PARAMETERS: the stage
+/// cannot wait for it, says so in one line and goes on; Linux brings up
+/// the four real CPUs and fails on the fifth itself.
+#[test]
+fn a_cpu_psci_does_not_know_is_a_warning() {
+    const LOAD: u64 = 0x4020_0000;
+    const TRAMP_AT: u64 = 0x4010_0000;
+    const DTB_AT: u64 = 0x4800_0000;
+    const PAYLOAD_AT: u64 = 0x4900_0000;
+    let dir = scratch("handoff-virt-psci-ghost");
+    let kernel = linux_image();
+    let len = std::fs::metadata(&kernel).unwrap().len();
+    let mut dtb = Dtb::parse(&common::dump_virt_dtb_smp(
+        &dir,
+        "virt",
+        "1G",
+        &format!("{SMP_BOOT} console=ttyAMA0"),
+        4,
+    ));
+    let mut ghost = dtb.node_mut("/cpus/cpu@3").clone();
+    ghost.name = "cpu@4".into();
+    ghost.set("reg", vec![0, 0, 0, 4]);
+    ghost.remove("phandle");
+    dtb.node_mut("/cpus").kids.push(ghost);
+    let chosen = dtb.node_mut("/chosen");
+    chosen.set("linux,initrd-start", PAYLOAD_AT.to_be_bytes().to_vec());
+    chosen.set(
+        "linux,initrd-end",
+        (PAYLOAD_AT + len).to_be_bytes().to_vec(),
+    );
+    std::fs::write(dir.join("boot.dtb"), dtb.to_bytes()).unwrap();
+    std::fs::write(dir.join("stub.bin"), trampoline(DTB_AT, LOAD)).unwrap();
+    let loader = |file: &std::path::Path, at: u64, extra: &str| {
+        format!("loader,file={},addr={at:#x}{extra}", file.display())
+    };
+    let run = Qemu::virt()
+        .no_kernel()
+        .args(["-smp", "4", "-device"])
+        .arg(loader(&dir.join("boot.dtb"), DTB_AT, ""))
+        .arg("-device")
+        .arg(loader(&dir.join("stub.bin"), TRAMP_AT, ",cpu-num=0"))
+        .arg("-device")
+        .arg(loader(common::image(), LOAD, ""))
+        .arg("-device")
+        .arg(loader(&kernel, PAYLOAD_AT, ""))
+        .until(&[ALL_FOUR])
+        .timeout(Duration::from_secs(180))
+        .run();
+    assert!(run.matched, "{}", run.output);
+    let (cpus, warnings) = secondaries(&run);
+    assert_eq!(
+        warnings,
+        ["cpu 0x4: PSCI AFFINITY_INFO returned error -2; not waited for"]
+    );
+    let states: Vec<&str> = cpus.iter().map(|c| c["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["off", "off", "off", "unknown"], "{cpus:?}");
 }

@@ -130,12 +130,18 @@ pub fn fit_marker() -> String {
 
 /// Dumps QEMU virt's DTB for the given machine options and command line.
 pub fn dump_virt_dtb(dir: &Path, machine: &str, mem: &str, cmdline: &str) -> Vec<u8> {
+    dump_virt_dtb_smp(dir, machine, mem, cmdline, 1)
+}
+
+/// [`dump_virt_dtb`] of a machine with `smp` CPUs.
+pub fn dump_virt_dtb_smp(dir: &Path, machine: &str, mem: &str, cmdline: &str, smp: u32) -> Vec<u8> {
     let path = dir.join("virt.dtb");
     // dumpdtb exits at once; the timeout is there in case it ever does not.
     let ok = Command::new("timeout")
         .args(["-k", "5", "60", "qemu-system-aarch64"])
         .args(["-M", &format!("{machine},dumpdtb={}", path.display())])
         .args(["-cpu", "cortex-a72", "-m", mem, "-display", "none"])
+        .args(["-smp", &smp.to_string()])
         .arg("-kernel")
         .arg(image())
         .args(["-append", cmdline])
