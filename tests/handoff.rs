@@ -397,3 +397,30 @@ fn a_cpu_psci_does_not_know_is_a_warning() {
     let states: Vec<&str> = cpus.iter().map(|c| c["state"].as_str().unwrap()).collect();
     assert_eq!(states, ["off", "off", "off", "unknown"], "{cpus:?}");
 }
+
+/// A FIT whose `fdt` (the Pi 4 DTB handed on instead of the live one)
+/// lost cpu@1's `cpu-release-addr`: the stage cannot tell the next kernel
+/// where that CPU waits, so it stops with a one-line error before any CPU
+/// is sent anywhere.
+#[test]
+fn a_dtb_handed_on_without_a_release_address_is_an_error() {
+    use sha2::{Digest, Sha256};
+    let dir = scratch("handoff-fit-no-release");
+    let mut fdt = Dtb::parse(&std::fs::read(common::rpi4_dtb()).unwrap());
+    fdt.node_mut("/cpus/cpu@1").remove("cpu-release-addr");
+    let fdt = fdt.to_bytes();
+    let mut fit = Dtb::parse(&std::fs::read(common::fit_payload()).unwrap());
+    let digest = Sha256::digest(&fdt).to_vec();
+    fit.add_fit_fdt(fdt, "sha256", digest);
+    let path = dir.join("boot-fdt.itb");
+    std::fs::write(&path, fit.to_bytes()).unwrap();
+    let run = Qemu::raspi4b()
+        .arg("-initrd")
+        .arg(path.to_str().unwrap())
+        .append(&format!("{SMP_BOOT} {PI4_LINUX}"))
+        .run();
+    run.expect_error(
+        "DTB handed on: cpu 0x1: no cpu-release-addr: spin-table cpu 0x1 could not be handed on",
+    );
+    assert!(run.all("handoff").is_empty(), "{}", run.output);
+}
