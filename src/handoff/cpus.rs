@@ -66,6 +66,13 @@ fn spin_cpu(w: &World<'_>, mpidr: u64) -> Option<SpinCpu> {
         .find(|c| c.mpidr == mpidr)
 }
 
+/// The `cpu-release-addr` the DTB handed on gives spin-table CPU `mpidr`
+/// (`install` checked there is one).
+fn handed_on_release(dtb: &[u8], mpidr: u64) -> Option<u64> {
+    let f = Fdt::new(dtb).ok()?;
+    platform::release_addr_prop(&f, mpidr).ok()?.as_uint()
+}
+
 /// Copies the pen and its table to `at` (`len` bytes, page aligned),
 /// keeps the next kernel off it with a /memreserve/ entry in `dtb` (the
 /// copy handed on, with room for it), and checks that `dtb` has a
@@ -140,7 +147,7 @@ pub fn hand_back(w: &World<'_>, p: &Pen, dtb: &mut [u8]) -> Result<Report, Error
             parked,
             may_run_stage,
         );
-        let mut release = spin_cpu(w, e.mpidr).map(|c| c.release);
+        let mut release = handed_on_release(dtb, e.mpidr);
         if verdict == Verdict::Waiting {
             let slot = p.entries_at + i as u64 * stride + table::ENTRY_SLOT as u64;
             platform::set_release_addr(dtb, e.mpidr, slot)
