@@ -18,11 +18,12 @@ use core::convert::Infallible;
 
 use mmu_reloc::exit::Error;
 
-use crate::arch::{self, copy, mmu as hw, pen};
+use crate::arch::{self, copy, mmu as hw};
 use crate::board::console::Console;
 use crate::println;
 use crate::workload::{self, Purpose, World};
 
+mod cpus;
 mod fit;
 
 /// `/chosen` properties that described the payload the stage consumes.
@@ -177,45 +178,6 @@ fn hand_on_dtb(
     Ok(())
 }
 
-/// Bytes of the holding pen and its table (one entry per spin-table CPU).
-fn pen_bytes(w: &World<'_>) -> usize {
-    pen::code().len()
-        + core::mem::size_of::<pen::PenHeader>()
-        + w.platform.spin_table.len() * core::mem::size_of::<pen::PenEntry>()
-}
-
-/// Copies the holding pen and its table to `c.pen_at` (see asm/pen.S),
-/// keeps the next kernel off it with a /memreserve/ entry in the DTB copy,
-/// and re-arms the spin table: every release address but the boot CPU's is
-/// zeroed, so a CPU the firmware had released into the stage waits for the
-/// next kernel instead of re-entering what was the stage.
-fn install_pen(w: &World<'_>, c: &ControlArea, l: &ControlLayout) -> Result<(), Error> {
-    let code = pen::code();
-    let header = pen::header(w.platform.psci, w.platform.spin_table.len());
-    let table = c.pen_at + code.len() as u64;
-    let entries = table + core::mem::size_of::<pen::PenHeader>() as u64;
-    // SAFETY: the pen's slot in the control area, sized by `pen_bytes`;
-    // the code is 8-byte aligned in size, so the table is aligned too.
-    unsafe {
-        core::ptr::copy_nonoverlapping(code.as_ptr(), c.pen_at as *mut u8, code.len());
-        core::ptr::write(table as *mut pen::PenHeader, header);
-        for (i, cpu) in w.platform.spin_table.iter().enumerate() {
-            core::ptr::write((entries as *mut pen::PenEntry).add(i), pen::entry(cpu));
-        }
-    }
-    let boot = arch::boot_mpidr();
-    for cpu in w.platform.spin_table.iter().filter(|cpu| cpu.mpidr != boot) {
-        // SAFETY: the DTB names this word as the CPU's release address,
-        // memory the spin-table protocol owns; an aligned u64.
-        unsafe { core::ptr::write_volatile(cpu.release as *mut u64, 0) };
-        hw::clean_inval(Region::new(cpu.release, cpu.release + 8));
-    }
-    // SAFETY: the DTB copy's slot at the start of the control area.
-    let dtb = unsafe { core::slice::from_raw_parts_mut(c.dtb_at as *mut u8, l.dtb_len as usize) };
-    fdt::add_reservation(dtb, c.pen_at, l.pen_len)
-        .map_err(|e| Error::input(format_args!("DTB copy /memreserve/: {e}")))
-}
-
 /// The control area's layout: the DTB copy at its 2 MiB-aligned start (so
 /// it cannot straddle a 2 MiB boundary, as arm64 booting.rst wants), with
 /// room for one more /memreserve/ entry (the pen's), the park vectors
@@ -309,9 +271,9 @@ fn dtb_handed_on<'b>(
 }
 
 /// Fills the control area: the DTB handed on, the park vectors, the
-/// routine and its runs, cleaned to the PoC (the next stage runs with the
-/// MMU off) and made visible to instruction fetch (the routine keeps
-/// fetching from there after the MMU goes off).
+/// routine and its runs, the holding pen, cleaned to the PoC (the next
+/// stage and the pen run with the MMU off) and made visible to instruction
+/// fetch (the routine keeps fetching from there after the MMU goes off).
 fn fill_control(
     w: &World<'_>,
     blob: &[u8],
@@ -319,10 +281,10 @@ fn fill_control(
     code: &[u8],
     runs: &[CopyRun],
     initrd: Option<Region>,
-) -> Result<(), Error> {
+) -> Result<cpus::Pen, Error> {
     let vectors = copy::park_vectors();
     hand_on_dtb(blob, (c.dtb_at, l.dtb_len), &w.foreign.join(" "), initrd)?;
-    install_pen(w, c, l)?;
+    let pen = cpus::install(w, (c.pen_at, l.pen_len), c.vectors_at, dtb_copy(c, l))?;
     // SAFETY: control-area addresses, outside every other range in use,
     // sized for these pieces by `ControlLayout`.
     unsafe {
@@ -332,7 +294,15 @@ fn fill_control(
     }
     hw::clean_inval(c.used);
     hw::sync_icache(Region::new(c.vectors_at, c.pen_at + l.pen_len));
-    Ok(())
+    Ok(pen)
+}
+
+/// The DTB copy's slot at the start of the control area (the blob and
+/// room for the pen's /memreserve/ entry).
+fn dtb_copy<'c>(c: &ControlArea, l: &ControlLayout) -> &'c mut [u8] {
+    // SAFETY: the control area's first `dtb_len` bytes hold only the DTB
+    // copy, which nothing else references while this slice is used.
+    unsafe { core::slice::from_raw_parts_mut(c.dtb_at as *mut u8, l.dtb_len as usize) }
 }
 
 /// The human line and the `handoff` record.
@@ -342,6 +312,7 @@ fn report(
     p: &Payload,
     fit_fdt: bool,
     c: &ControlArea,
+    secondaries: &cpus::Report,
 ) {
     let entry = p.segments[0].dest.start;
     let bytes: u64 = p.segments.iter().map(|s| s.src.len()).sum();
@@ -359,6 +330,9 @@ fn report(
                 ", initrd {r}"
             ))
     );
+    for c in &secondaries.cpus {
+        println!("handoff: {}", cpus::Human(c));
+    }
     Record::new(&mut Console, "handoff")
         .str("strategy", strategy.name())
         .str("copy", kernel.name())
@@ -374,6 +348,8 @@ fn report(
         .u64("el", w.regime.el().into())
         .hex("pen", c.pen_at)
         .opt_u64("parked_cpu", arch::parked_cpu())
+        .json("pen_cpus", |o| cpus::write_json(o, &secondaries.cpus))
+        .strs("warnings", secondaries.warnings.iter().map(|s| s.as_str()))
         .end();
 }
 
@@ -391,7 +367,7 @@ pub fn boot(w: &World<'_>, live: &[u8]) -> Result<Infallible, Error> {
         blob,
         copy::park_vectors(),
         code,
-        pen_bytes(w),
+        cpus::bytes(w),
         segments.len(),
     );
     let contiguous = strategy == Strategy::Contiguous;
@@ -403,8 +379,17 @@ pub fn boot(w: &World<'_>, live: &[u8]) -> Result<Infallible, Error> {
     };
     let runs: &[CopyRun] = contig.map_or(&[], |c| &c.runs);
     let c = layout.place(wl.control.start);
-    fill_control(w, blob, (&c, &layout), code, runs, payload.initrd)?;
-    report(w, (strategy, kernel), &payload, fixed.is_some(), &c);
+    let pen = fill_control(w, blob, (&c, &layout), code, runs, payload.initrd)?;
+    // Every secondary leaves for the pen before the stage may go.
+    let secondaries = cpus::hand_back(w, &pen, dtb_copy(&c, &layout))?;
+    report(
+        w,
+        (strategy, kernel),
+        &payload,
+        fixed.is_some(),
+        &c,
+        &secondaries,
+    );
 
     let input = match contig {
         None => copy::Input::List(wl.head),
@@ -420,9 +405,6 @@ pub fn boot(w: &World<'_>, live: &[u8]) -> Result<Infallible, Error> {
     // From here the stage's own memory may be overwritten: exceptions go
     // to the park vectors in the control area (semihosting exit 3, else a
     // wait loop), not into the stage.
-    // CPUs parked in the stage leave it for the pen before it goes.
-    pen::release_parked(c.pen_at);
-    pen::wait_for_parked();
     arch::mask_all();
     arch::set_vbar(c.vectors_at);
     // SAFETY: the routine, its runs, the list, the sources, the tables and

@@ -19,6 +19,7 @@ pub mod fdt;
 pub mod fit;
 pub mod matrix;
 pub mod mmu;
+pub mod pen;
 pub mod physmem;
 pub mod platform;
 pub mod pmu;

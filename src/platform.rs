@@ -8,7 +8,7 @@ extern crate alloc;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::fdt::{Fdt, FdtError, Node, NodePath};
+use crate::fdt::{Fdt, FdtError, Node, NodePath, Prop};
 use crate::region::{self, Region};
 
 /// UART models the stage can drive.
@@ -76,6 +76,9 @@ pub struct Platform<'a> {
     pub cpus: u32,
     /// The `spin-table` CPUs under `/cpus`.
     pub spin_table: Vec<SpinCpu>,
+    /// MPIDR affinities of the `/cpus` children whose `enable-method` is
+    /// `psci` (the next kernel starts them with CPU_ON).
+    pub psci_cpus: Vec<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -470,7 +473,120 @@ pub fn discover<'a>(fdt: &Fdt<'a>) -> Result<'a, Platform<'a>> {
         psci,
         cpus,
         spin_table,
+        psci_cpus: psci_cpus(fdt)?,
     })
+}
+
+/// The MPIDR affinities of the `/cpus` children with `enable-method =
+/// "psci"`. A node without a one-entry `reg` is skipped: PSCI cannot
+/// address it, and the next kernel will not either.
+fn psci_cpus<'a>(fdt: &Fdt<'a>) -> Result<'a, Vec<u64>> {
+    let Some(cpus) = fdt.find("/cpus") else {
+        return Ok(Vec::new());
+    };
+    let (ac, _) = cells(fdt, cpus)?;
+    Ok(fdt
+        .children(cpus)
+        .filter(|n| fdt.prop(*n, "enable-method").and_then(|p| p.as_str()) == Some("psci"))
+        .filter_map(|n| match regs(fdt, n, (ac, 0)).ok()?.as_slice() {
+            [(mpidr, _)] => Some(*mpidr),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Why a spin-table CPU's `cpu-release-addr` cannot be found or rewritten
+/// in a DTB (the one handed on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReleaseAddrError {
+    Fdt(FdtError),
+    /// No `/cpus`, or its `#address-cells` is not 1 or 2.
+    NoCpus,
+    /// No `/cpus` child has `reg = <mpidr>`.
+    NoCpu {
+        mpidr: u64,
+    },
+    /// The node's `enable-method` is not `spin-table`.
+    NotSpinTable {
+        mpidr: u64,
+    },
+    /// `cpu-release-addr` missing (`len` None) or not 8 bytes (one 64-bit
+    /// value, or two 32-bit cells holding one).
+    BadSize {
+        mpidr: u64,
+        len: Option<usize>,
+    },
+}
+
+impl fmt::Display for ReleaseAddrError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ReleaseAddrError::Fdt(e) => write!(f, "{e}"),
+            ReleaseAddrError::NoCpus => f.write_str("no /cpus node with 1 or 2 #address-cells"),
+            ReleaseAddrError::NoCpu { mpidr } => write!(f, "no /cpus node with reg {mpidr:#x}"),
+            ReleaseAddrError::NotSpinTable { mpidr } => {
+                write!(f, "cpu {mpidr:#x}: enable-method is not spin-table")
+            }
+            ReleaseAddrError::BadSize { mpidr, len: None } => {
+                write!(f, "cpu {mpidr:#x}: no cpu-release-addr")
+            }
+            ReleaseAddrError::BadSize {
+                mpidr,
+                len: Some(len),
+            } => write!(
+                f,
+                "cpu {mpidr:#x}: cpu-release-addr of {len} bytes (a 64-bit address needs 8)"
+            ),
+        }
+    }
+}
+
+impl From<FdtError> for ReleaseAddrError {
+    fn from(e: FdtError) -> Self {
+        ReleaseAddrError::Fdt(e)
+    }
+}
+
+/// The `cpu-release-addr` property (8 bytes) of the spin-table CPU whose
+/// `reg` is `mpidr`. Nodes with a malformed `reg` cannot be that CPU and
+/// are passed over.
+pub fn release_addr_prop<'a>(
+    fdt: &Fdt<'a>,
+    mpidr: u64,
+) -> core::result::Result<Prop<'a>, ReleaseAddrError> {
+    let cpus = fdt.find("/cpus").ok_or(ReleaseAddrError::NoCpus)?;
+    let (ac, _) = cells(fdt, cpus).map_err(|_| ReleaseAddrError::NoCpus)?;
+    let node = fdt
+        .children(cpus)
+        .find(|n| matches!(regs(fdt, *n, (ac, 0)).as_deref(), Ok([(m, _)]) if *m == mpidr))
+        .ok_or(ReleaseAddrError::NoCpu { mpidr })?;
+    if fdt.prop(node, "enable-method").and_then(|p| p.as_str()) != Some("spin-table") {
+        return Err(ReleaseAddrError::NotSpinTable { mpidr });
+    }
+    match fdt.prop(node, "cpu-release-addr") {
+        Some(p) if p.value.len() == 8 => Ok(p),
+        p => Err(ReleaseAddrError::BadSize {
+            mpidr,
+            len: p.map(|p| p.value.len()),
+        }),
+    }
+}
+
+/// Points the spin-table CPU `mpidr`'s `cpu-release-addr` at `addr`, in
+/// place (the value keeps its 8 bytes, so nothing moves); returns the
+/// address it had. The blob is untouched on error.
+pub fn set_release_addr(
+    blob: &mut [u8],
+    mpidr: u64,
+    addr: u64,
+) -> core::result::Result<u64, ReleaseAddrError> {
+    let (off, old) = {
+        let f = Fdt::new(blob)?;
+        let p = release_addr_prop(&f, mpidr)?;
+        (p.blob_offset, p.as_uint().unwrap_or(0))
+    };
+    crate::fdt::set_uint_property(blob, off, addr)?;
+    Ok(old)
 }
 
 /// The CPUs `/cpus` brings up through a spin table (`enable-method =
@@ -564,17 +680,7 @@ mod tests {
                 None => c.str("enable-method", "psci"),
             }
         };
-        let tree = |kids: alloc::vec::Vec<N>| {
-            let mut cpus = N::new("cpus")
-                .u32("#address-cells", 1)
-                .u32("#size-cells", 0);
-            for k in kids {
-                cpus = cpus.kid(k);
-            }
-            let mut root = virt(Some(mem(&[(0x4000_0000, 1 << 30)])));
-            root.kids.retain(|k| k.name != "cpus");
-            dtb(&root.kid(cpus), &[])
-        };
+        let tree = |kids| with_cpus(1, kids);
         let b = tree(alloc::vec![
             cpu(0, Some(0xd8)),
             cpu(1, Some(0xe0)),
@@ -608,6 +714,126 @@ mod tests {
         let b = tree(alloc::vec![broken]);
         let e = discover(&Fdt::new(&b).unwrap()).unwrap_err();
         assert!(e.to_string().contains("'cpu@3'"), "{e}");
+    }
+
+    /// A `/cpus` with `#address-cells = ac` and the given children, in the
+    /// virt test tree.
+    fn with_cpus(ac: u32, kids: alloc::vec::Vec<N>) -> alloc::vec::Vec<u8> {
+        let mut cpus = N::new("cpus")
+            .u32("#address-cells", ac)
+            .u32("#size-cells", 0);
+        for k in kids {
+            cpus = cpus.kid(k);
+        }
+        let mut root = virt(Some(mem(&[(0x4000_0000, 1 << 30)])));
+        root.kids.retain(|k| k.name != "cpus");
+        dtb(&root.kid(cpus), &[])
+    }
+
+    fn spin_cpu(reg: &[u32], release: &[u8]) -> N {
+        N::new(&format!("cpu@{}", reg.last().unwrap()))
+            .str("device_type", "cpu")
+            .cells("reg", reg)
+            .str("enable-method", "spin-table")
+            .with_prop("cpu-release-addr", release)
+    }
+
+    #[test]
+    fn release_addr_is_rewritten_in_place() {
+        // Two 32-bit cells (as dtc writes <0x0 0xe0>) and one 64-bit value
+        // are the same 8 bytes; a 2-cell reg with Aff3 set is matched whole.
+        let b = with_cpus(
+            2,
+            alloc::vec![
+                spin_cpu(&[0, 0], &0xd8u64.to_be_bytes()),
+                spin_cpu(&[0, 1], &[0, 0, 0, 0, 0, 0, 0, 0xe0]),
+                spin_cpu(&[0x1, 0x100], &0x1_0000_00f0u64.to_be_bytes()),
+                N::new("cpu@3")
+                    .cells("reg", &[0, 3])
+                    .str("enable-method", "psci"),
+            ],
+        );
+        let mut e = b.clone();
+        assert_eq!(set_release_addr(&mut e, 1, 0x7f00_1018), Ok(0xe0));
+        assert_eq!(
+            set_release_addr(&mut e, 0x1_0000_0100, 0x2_0000_0000),
+            Ok(0x1_0000_00f0)
+        );
+        assert_eq!(e.len(), b.len(), "nothing moved");
+        let p = discover(&Fdt::new(&e).unwrap()).unwrap();
+        let releases: alloc::vec::Vec<_> =
+            p.spin_table.iter().map(|c| (c.mpidr, c.release)).collect();
+        assert_eq!(
+            releases,
+            [(0, 0xd8), (1, 0x7f00_1018), (0x1_0000_0100, 0x2_0000_0000)]
+        );
+        assert_eq!(p.psci_cpus, [3]);
+    }
+
+    #[test]
+    fn release_addr_edit_refuses_hostile_trees_and_leaves_them_alone() {
+        let one_cell = with_cpus(
+            1,
+            alloc::vec![
+                spin_cpu(&[1], &[0, 0, 0, 0xe0]),
+                spin_cpu(&[2], &[0; 12]),
+                N::new("cpu@3")
+                    .u32("reg", 3)
+                    .str("enable-method", "spin-table"),
+                N::new("cpu@4").u32("reg", 4).str("enable-method", "psci"),
+                // A reg of the wrong length is passed over, not a panic.
+                spin_cpu(&[0, 5], &[0; 8]),
+            ],
+        );
+        for (mpidr, want) in [
+            (
+                1,
+                ReleaseAddrError::BadSize {
+                    mpidr: 1,
+                    len: Some(4),
+                },
+            ),
+            (
+                2,
+                ReleaseAddrError::BadSize {
+                    mpidr: 2,
+                    len: Some(12),
+                },
+            ),
+            (
+                3,
+                ReleaseAddrError::BadSize {
+                    mpidr: 3,
+                    len: None,
+                },
+            ),
+            (4, ReleaseAddrError::NotSpinTable { mpidr: 4 }),
+            (5, ReleaseAddrError::NoCpu { mpidr: 5 }),
+            (9, ReleaseAddrError::NoCpu { mpidr: 9 }),
+        ] {
+            let mut e = one_cell.clone();
+            assert_eq!(set_release_addr(&mut e, mpidr, 0x1000), Err(want));
+            assert_eq!(e, one_cell, "cpu {mpidr}: the blob changed on error");
+            assert!(!want.to_string().is_empty());
+        }
+        // No /cpus at all; /cpus with 3 address cells; not a DTB.
+        let mut root = virt(Some(mem(&[(0x4000_0000, 1 << 30)])));
+        root.kids.retain(|k| k.name != "cpus");
+        let mut none = dtb(&root, &[]);
+        assert_eq!(
+            set_release_addr(&mut none, 0, 8),
+            Err(ReleaseAddrError::NoCpus)
+        );
+        let mut three = with_cpus(3, alloc::vec![]);
+        assert_eq!(
+            set_release_addr(&mut three, 0, 8),
+            Err(ReleaseAddrError::NoCpus)
+        );
+        let mut junk = alloc::vec![0u8; 64];
+        assert!(matches!(
+            set_release_addr(&mut junk, 0, 8),
+            Err(ReleaseAddrError::Fdt(_))
+        ));
     }
 
     #[test]

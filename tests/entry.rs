@@ -7,7 +7,8 @@
 
 mod common;
 
-use common::{Dtb, Qemu, dt_reg, dt_str, image, movk, movz, rpi4_dtb, scratch, trampoline};
+use common::pi4::{PI4_2GB, firmware_dtb, raspi4b_as_firmware};
+use common::{Qemu, image, scratch, trampoline, words};
 
 /// `msr spsel, #0`: run on SP_EL0 (EL2t/EL1t).
 const MSR_SPSEL_0: u32 = 0xd500_40bf;
@@ -18,10 +19,6 @@ const ORR_X9_E2H: u32 = 0xb25e_0129;
 /// `msr hcr_el2, x9`
 const MSR_HCR_EL2_X9: u32 = 0xd51c_1109;
 const ISB: u32 = 0xd503_3fdf;
-
-fn words(code: &[u32]) -> Vec<u8> {
-    code.iter().flat_map(|c| c.to_le_bytes()).collect()
-}
 
 /// QEMU virt at EL2 (`virtualization=on`), the Image and QEMU's own DTB
 /// loaded as data, and `prelude` run on CPU 0 before the usual booti-like
@@ -95,108 +92,6 @@ fn e2h_left_set_by_the_loader_is_cleared() {
     );
 }
 
-/// The Pi 4 firmware's armstub, reduced to what the stage can see: every
-/// CPU starts at 0 at EL3, takes SCR_EL3 = NS|RW|HCE and `eret`s to EL2h
-/// with DAIF masked. Those in `enter_mask` (by Aff0) go to `entry` with
-/// x0 = `dtb`; the others wait in the spin table the Pi 4 DTB describes
-/// (`cpu-release-addr` 0xd8 + 8 x Aff0), as the firmware's own stub does.
-fn armstub(enter_mask: u64, dtb: u64, entry: u64) -> Vec<u8> {
-    /// SCR_EL3: NS (0), RES1 (4, 5), HCE (8), RW (10).
-    const SCR_EL3: u64 = 1 | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 10);
-    /// SPSR_EL3: D, A, I, F masked, EL2h.
-    const SPSR_EL2H: u64 = 0x3c9;
-    let mut code = Vec::new();
-    for (rd, v) in [
-        (6, enter_mask),
-        (7, SCR_EL3),
-        (8, SPSR_EL2H),
-        (16, entry),
-        (0, dtb),
-        (1, 0),
-        (2, 0),
-        (3, 0),
-    ] {
-        code.extend(mov_imm(rd, v));
-    }
-    code.extend([
-        0xd538_00a4, // mrs  x4, mpidr_el1
-        0x9240_1c84, // and  x4, x4, #0xff
-        0x9ac4_24c5, // lsr  x5, x6, x4
-        0xd51e_115f, // msr  cptr_el3, xzr: FP not trapped to EL3
-        0xd51e_1107, // msr  scr_el3, x7
-        0xd51e_4008, // msr  spsr_el3, x8
-        0x1000_00a9, // adr  x9, spin (+5 instructions)
-        0xf240_00bf, // tst  x5, #1
-        0x9a89_1209, // csel x9, x16, x9, ne: entering, or the spin table
-        0xd51e_4029, // msr  elr_el3, x9
-        0xd69f_03e0, // eret
-        0xd37d_f08b, // spin: lsl x11, x4, #3
-        0x9103_616b, // add  x11, x11, #0xd8: this CPU's release address
-        0xd503_205f, // 1: wfe
-        0xf940_016a, // ldr  x10, [x11]
-        0xb4ff_ffca, // cbz  x10, 1b
-        0xd61f_0140, // br   x10
-    ]);
-    let bytes = words(&code);
-    assert!(
-        bytes.len() <= 0xd8,
-        "the stub must end below the spin table"
-    );
-    bytes
-}
-
-/// `movz`/`movk` of the non-zero halfwords of `v` into `rd` (at least one).
-fn mov_imm(rd: u32, v: u64) -> Vec<u32> {
-    let halves: Vec<u32> = (0..4).filter(|hw| (v >> (16 * hw)) & 0xffff != 0).collect();
-    match halves.split_first() {
-        None => vec![movz(rd, 0, 0)],
-        Some((&first, rest)) => std::iter::once(movz(rd, v, first))
-            .chain(rest.iter().map(|&hw| movk(rd, v, hw)))
-            .collect(),
-    }
-}
-
-/// QEMU raspi4b started as the Pi firmware starts a kernel: no `-kernel`
-/// (all four CPUs start at 0 at EL3 and run [`armstub`]), the Image at
-/// 0x200000, `dtb` loaded as data (so QEMU does not rewrite its
-/// `/memory`). Returns the machine, to run or to load more into.
-fn raspi4b_as_firmware(name: &str, enter_mask: u64, dtb: &[u8]) -> mmu_reloc_host::Qemu {
-    const LOAD: u64 = 0x20_0000;
-    const DTB_AT: u64 = 0x0800_0000;
-    let dir = scratch(name);
-    std::fs::write(dir.join("board.dtb"), dtb).unwrap();
-    std::fs::write(dir.join("armstub.bin"), armstub(enter_mask, DTB_AT, LOAD)).unwrap();
-    Qemu::raspi4b()
-        .no_kernel()
-        .no_dtb()
-        .arg("-device")
-        .arg(format!(
-            "loader,file={},addr=0x0",
-            dir.join("armstub.bin").display()
-        ))
-        .arg("-device")
-        .arg(format!(
-            "loader,file={},addr={DTB_AT:#x}",
-            dir.join("board.dtb").display()
-        ))
-        .arg("-device")
-        .arg(format!("loader,file={},addr={LOAD:#x}", image().display()))
-}
-
-/// Debian's Pi 4 DTB as the firmware hands it on a 2 GB board: `/memory`
-/// filled in with the GPU's share cut out, `cmdline.txt` in
-/// `/chosen/bootargs`.
-fn firmware_dtb(banks: &[(u64, u64)], bootargs: &str) -> Vec<u8> {
-    let mut dtb = Dtb::parse(&std::fs::read(rpi4_dtb()).unwrap());
-    // The root is #address-cells = 2, #size-cells = 1.
-    dtb.node_mut("/memory")
-        .set("reg", dt_reg(2, 1, banks).unwrap());
-    dtb.node_mut("/chosen").set("bootargs", dt_str(bootargs));
-    dtb.to_bytes()
-}
-
-const PI4_2GB: [(u64, u64); 2] = [(0, 0x3b40_0000), (0x4000_0000, 0x4000_0000)];
-
 #[test]
 fn raspi4b_started_like_the_firmware_runs_info_and_bench() {
     for args in ["mode=info", "size=2M trials=1"] {
@@ -230,56 +125,4 @@ fn cpus_entering_together_elect_one() {
     let run = raspi4b_as_firmware("entry-all", 0b1111, &firmware_dtb(&PI4_2GB, "mode=info")).run();
     run.expect_status(0);
     assert_eq!(run.all("platform").len(), 1, "{}", run.output);
-}
-
-/// The Pi 4 firmware's hand-over with an `initramfs` line in config.txt:
-/// the payload in RAM and named by `/chosen/linux,initrd-*`.
-fn firmware_dtb_with_payload(banks: &[(u64, u64)], bootargs: &str, at: u64, len: u64) -> Vec<u8> {
-    let mut dtb = Dtb::parse(&firmware_dtb(banks, bootargs));
-    let chosen = dtb.node_mut("/chosen");
-    chosen.set("linux,initrd-start", at.to_be_bytes().to_vec());
-    chosen.set("linux,initrd-end", (at + len).to_be_bytes().to_vec());
-    dtb.to_bytes()
-}
-
-/// Relocates Debian's kernel over the stage and checks that Linux brings
-/// up all four CPUs through the spin table: the ones the firmware kept
-/// in its stub, and (`enter_mask` = all) the ones that had entered the
-/// Image and waited in the stage's holding pen.
-fn linux_gets_every_cpu(name: &str, enter_mask: u64) {
-    const PAYLOAD_AT: u64 = 0x1000_0000;
-    let kernel = common::linux_image();
-    let len = std::fs::metadata(&kernel).unwrap().len();
-    let dtb = firmware_dtb_with_payload(
-        &PI4_2GB,
-        "mode=boot earlycon=pl011,0xfe201000 console=ttyAMA0",
-        PAYLOAD_AT,
-        len,
-    );
-    let run = raspi4b_as_firmware(name, enter_mask, &dtb)
-        .arg("-device")
-        .arg(format!(
-            "loader,file={},addr={PAYLOAD_AT:#x}",
-            kernel.display()
-        ))
-        .until(&["SMP: Total of 4 processors activated"])
-        .timeout(std::time::Duration::from_secs(240))
-        .run();
-    assert!(run.matched, "{}", run.output);
-    assert_eq!(run.record("handoff")["el"], 2);
-    assert!(
-        !run.output.contains("failed to come online"),
-        "{}",
-        run.output
-    );
-}
-
-#[test]
-fn linux_brings_up_the_firmwares_secondaries_after_relocation() {
-    linux_gets_every_cpu("entry-linux-firmware", 0b0001);
-}
-
-#[test]
-fn linux_brings_up_cpus_that_waited_in_the_pen() {
-    linux_gets_every_cpu("entry-linux-pen", 0b1111);
 }

@@ -3,6 +3,8 @@
 //! records live in the shared host crate (`host/`, also used by xtask).
 #![allow(dead_code)]
 
+pub mod pi4;
+
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -128,12 +130,18 @@ pub fn fit_marker() -> String {
 
 /// Dumps QEMU virt's DTB for the given machine options and command line.
 pub fn dump_virt_dtb(dir: &Path, machine: &str, mem: &str, cmdline: &str) -> Vec<u8> {
+    dump_virt_dtb_smp(dir, machine, mem, cmdline, 1)
+}
+
+/// [`dump_virt_dtb`] of a machine with `smp` CPUs.
+pub fn dump_virt_dtb_smp(dir: &Path, machine: &str, mem: &str, cmdline: &str, smp: u32) -> Vec<u8> {
     let path = dir.join("virt.dtb");
     // dumpdtb exits at once; the timeout is there in case it ever does not.
     let ok = Command::new("timeout")
         .args(["-k", "5", "60", "qemu-system-aarch64"])
         .args(["-M", &format!("{machine},dumpdtb={}", path.display())])
         .args(["-cpu", "cortex-a72", "-m", mem, "-display", "none"])
+        .args(["-smp", &smp.to_string()])
         .arg("-kernel")
         .arg(image())
         .args(["-append", cmdline])
@@ -143,6 +151,11 @@ pub fn dump_virt_dtb(dir: &Path, machine: &str, mem: &str, cmdline: &str) -> Vec
         .success();
     assert!(ok, "qemu dumpdtb failed");
     std::fs::read(path).unwrap()
+}
+
+/// Instructions as the little-endian bytes a loader copies.
+pub fn words(code: &[u32]) -> Vec<u8> {
+    code.iter().flat_map(|c| c.to_le_bytes()).collect()
 }
 
 /// `movz xRD, #(imm's halfword hw), lsl #(16 * hw)`.
@@ -166,7 +179,7 @@ pub fn trampoline(dtb: u64, entry: u64) -> Vec<u8> {
     }
     code.extend([movz(1, 0, 0), movz(2, 0, 0), movz(3, 0, 0)]);
     code.push(0xd61f_0200); // br x16
-    code.iter().flat_map(|c| c.to_le_bytes()).collect()
+    words(&code)
 }
 
 /// Boots the Image at `load` via the generic loader and the trampoline,
