@@ -76,6 +76,9 @@ pub struct Platform<'a> {
     pub cpus: u32,
     /// The `spin-table` CPUs under `/cpus`.
     pub spin_table: Vec<SpinCpu>,
+    /// MPIDR affinity (`reg`) of every CPU node under `/cpus` that has a
+    /// one-entry `reg`, in DTB order: the CPUs `cpus=` can bring up.
+    pub cpu_ids: Vec<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -459,6 +462,8 @@ pub fn discover<'a>(fdt: &Fdt<'a>) -> Result<'a, Platform<'a>> {
             .count() as u32
     });
 
+    let cpu_ids = cpu_ids(fdt)?;
+
     Ok(Platform {
         model,
         ram,
@@ -470,7 +475,56 @@ pub fn discover<'a>(fdt: &Fdt<'a>) -> Result<'a, Platform<'a>> {
         psci,
         cpus,
         spin_table,
+        cpu_ids,
     })
+}
+
+/// The MPIDR affinity of each CPU node with a one-entry `reg`.
+fn cpu_ids<'a>(fdt: &Fdt<'a>) -> Result<'a, Vec<u64>> {
+    let Some(cpus) = fdt.find("/cpus") else {
+        return Ok(Vec::new());
+    };
+    let (ac, _) = cells(fdt, cpus)?;
+    let mut out = Vec::new();
+    for n in fdt.children(cpus) {
+        let is_cpu = fdt.prop(n, "device_type").and_then(|p| p.as_str()) == Some("cpu")
+            || n.name.split('@').next() == Some("cpu");
+        if !is_cpu {
+            continue;
+        }
+        if let [(mpidr, _)] = regs(fdt, n, (ac, 0))?.as_slice() {
+            out.push(*mpidr);
+        }
+    }
+    Ok(out)
+}
+
+/// Why `cpus=` cannot be met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpusError {
+    /// More CPUs asked for than the DTB lists.
+    TooMany { asked: u32, listed: u32 },
+}
+
+impl fmt::Display for CpusError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            CpusError::TooMany { asked, listed } => write!(
+                f,
+                "cpus={asked}: the DTB lists {listed} CPU(s) with a reg under /cpus"
+            ),
+        }
+    }
+}
+
+/// How many CPUs `cpus=` means (`None`: `all`) on a DTB listing `listed`
+/// usable CPUs; `all` is at least the boot CPU.
+pub fn cpus_wanted(asked: Option<u32>, listed: u32) -> core::result::Result<u32, CpusError> {
+    match asked {
+        None => Ok(listed.max(1)),
+        Some(n) if n > listed.max(1) => Err(CpusError::TooMany { asked: n, listed }),
+        Some(n) => Ok(n),
+    }
 }
 
 /// The CPUs `/cpus` brings up through a spin table (`enable-method =
@@ -552,6 +606,18 @@ mod tests {
     }
 
     #[test]
+    fn cpus_wanted_is_bounded_by_the_dtb() {
+        assert_eq!(cpus_wanted(Some(1), 0), Ok(1));
+        assert_eq!(cpus_wanted(None, 4), Ok(4));
+        assert_eq!(cpus_wanted(None, 0), Ok(1));
+        assert_eq!(cpus_wanted(Some(4), 4), Ok(4));
+        assert_eq!(
+            cpus_wanted(Some(5), 4).unwrap_err().to_string(),
+            "cpus=5: the DTB lists 4 CPU(s) with a reg under /cpus"
+        );
+    }
+
+    #[test]
     fn spin_table_cpus_are_found_with_their_release_addresses() {
         let cpu = |n: u32, release: Option<u64>| {
             let c = N::new(&format!("cpu@{n}"))
@@ -594,6 +660,8 @@ mod tests {
                 }
             ]
         );
+        // Every CPU with a reg, whatever its enable method, in DTB order.
+        assert_eq!(p.cpu_ids, [0, 1, 2]);
         // Their page is kept from every writer, reserved in the DTB or not.
         assert!(
             p.reserved.contains(&Region::new(0, 0x1000)),

@@ -77,7 +77,7 @@ fn payload(
         .iter()
         .any(|c| c.strategy == Strategy::Contiguous && c.mmu);
     let mut wl = workload::prepare(w, segments, want_contig, workload::Purpose::Bench, 0)?;
-    if w.args.inject_copy_fault {
+    if w.args.inject == mmu_reloc::bootargs::Inject::CopyFault {
         workload::inject_copy_fault(w, &mut wl);
     }
     println!(
