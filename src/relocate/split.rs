@@ -74,6 +74,21 @@ fn slot_of(list_pages: &[u64], index: u64) -> Option<u64> {
     Some(page + (index % DATA_PER_PAGE) * 8)
 }
 
+/// The list slot and destination of page `page` (copy order) of the list
+/// for `segments` written in `list_pages`.
+pub fn page_slot(list_pages: &[u64], segments: &[(u64, u64)], page: u64) -> Option<(u64, u64)> {
+    let mut before = 0;
+    for (k, &(dest, pages)) in segments.iter().enumerate() {
+        if page < before + pages {
+            // k destination entries and `page` sources precede its entry.
+            let slot = slot_of(list_pages, page + k as u64 + 1)?;
+            return Some((slot, dest + (page - before) * SZ_4K));
+        }
+        before += pages;
+    }
+    None
+}
+
 /// Shares of the list written in `list_pages` for segments of `segments`
 /// `(destination start, pages)` in list order, one per CPU (see the module
 /// comment). `None` if `list_pages` cannot hold that list.
@@ -89,34 +104,34 @@ pub fn list_shares(
             if r.is_empty() {
                 return Some(ListShare::default());
             }
-            // The segment holding page r.start: k segments (k destination
-            // entries) and `before` pages precede it.
-            let mut before = 0;
-            for (k, &(dest, pages)) in segments.iter().enumerate() {
-                if r.start < before + pages {
-                    let index = r.start + k as u64 + 1;
-                    return Some(ListShare {
-                        first_slot: slot_of(list_pages, index)?,
-                        dest: dest + (r.start - before) * SZ_4K,
-                        pages: r.end - r.start,
-                    });
-                }
-                before += pages;
-            }
-            None
+            let (first_slot, dest) = page_slot(list_pages, segments, r.start)?;
+            Some(ListShare {
+                first_slot,
+                dest,
+                pages: r.end - r.start,
+            })
         })
         .collect()
 }
 
 impl Plan {
-    /// This plan's list split over `cpus` CPUs (see [`list_shares`]).
-    pub fn list_shares(&self, cpus: usize) -> Vec<ListShare> {
-        let segments: Vec<(u64, u64)> = self
-            .segments()
+    /// (destination start, pages) of each segment, in list order.
+    fn segment_pages(&self) -> Vec<(u64, u64)> {
+        self.segments()
             .iter()
             .map(|s| (s.dest.start, s.pages()))
-            .collect();
-        list_shares(self.list_pages(), &segments, cpus).expect("a plan's list pages hold its list")
+            .collect()
+    }
+
+    /// This plan's list split over `cpus` CPUs (see [`list_shares`]).
+    pub fn list_shares(&self, cpus: usize) -> Vec<ListShare> {
+        list_shares(self.list_pages(), &self.segment_pages(), cpus)
+            .expect("a plan's list pages hold its list")
+    }
+
+    /// The list slot holding page `page`'s `IND_SOURCE` entry (copy order).
+    pub fn page_slot(&self, page: u64) -> Option<u64> {
+        page_slot(self.list_pages(), &self.segment_pages(), page).map(|(slot, _)| slot)
     }
 }
 

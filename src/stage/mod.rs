@@ -118,6 +118,13 @@ pub fn run(dtb_phys: u64, load: u64) -> ! {
 /// Discover, then do what `mode=` asks.
 fn flow(dtb_phys: u64, load: u64) -> Result<(), Error> {
     let (world, blob) = discover(dtb_phys, load)?;
+    if world.args.mode == Mode::Boot && world.args.cpus != Some(1) {
+        // The final copy runs from the control area, since the payload may
+        // overwrite the stage, where the secondaries' loop lives.
+        return Err(Error::input(
+            "cpus=: mode=boot relocates on the boot CPU only; cpus= applies to mode=bench",
+        ));
+    }
     match world.args.mode {
         Mode::Bench => bench::run(&world),
         Mode::Boot => match handoff::boot(&world, blob)? {},

@@ -31,6 +31,7 @@ use crate::board::console::Console;
 
 pub mod containment;
 pub mod linear_map;
+pub mod smp;
 pub mod timing;
 
 pub use timing::{Cost, Sample, cost, event_groups, measure, timed};
@@ -452,6 +453,9 @@ pub struct Outcome {
     pub src_layout: &'static str,
     /// The phases around the copy, each measured on its own.
     pub phases: Phases,
+    /// How many CPUs copied (`cpus=`); `sample` spans the release of the
+    /// work to the last CPU's report, its PMU counts are the boot CPU's.
+    pub cpus: usize,
 }
 
 /// The cost of a run besides its copy loop (`sample`), so MMU-on
@@ -576,7 +580,15 @@ fn verify_run(wl: &Workload, c: Config, pages: u64) -> Result<u64, Error> {
 /// Ends with the linear map live.
 /// `events` is the PMU event group this run counts (see
 /// [`timing::event_groups`]).
-pub fn run(w: &World<'_>, wl: &Workload, c: Config, events: &[Event]) -> Result<Outcome, Error> {
+/// `team`: the CPUs that share the copy (`cpus=`; `None`: the boot CPU
+/// alone, the loop of today).
+pub fn run(
+    w: &World<'_>,
+    wl: &Workload,
+    c: Config,
+    events: &[Event],
+    team: Option<&smp::Team>,
+) -> Result<Outcome, Error> {
     poison(wl);
     let Setup {
         input,
@@ -594,9 +606,12 @@ pub fn run(w: &World<'_>, wl: &Workload, c: Config, events: &[Event]) -> Result<
     // SAFETY: the plan put every source and list page outside every
     // destination, and destinations outside the stage, DTB and tables;
     // the live translation (or none) reaches all of them.
-    let (pages, sample) = measure(events, || unsafe {
-        copy::run(c.strategy, c.kernel, input, wl.line)
-    });
+    let (pages, sample) = match team {
+        Some(t) => t.copy(w, wl, (c.strategy, c.kernel), &input, map, events)?,
+        None => measure(events, || unsafe {
+            copy::run(c.strategy, c.kernel, input, wl.line)
+        }),
+    };
     let ((), finish) = cost(hw::invalidate_icache_all);
     if switched || !c.mmu {
         switch(w, wl, Some(&wl.linear));
@@ -618,6 +633,7 @@ pub fn run(w: &World<'_>, wl: &Workload, c: Config, events: &[Event]) -> Result<
             finish,
             verify,
         },
+        cpus: team.map_or(1, |t| t.cpus()),
     })
 }
 
@@ -625,8 +641,7 @@ pub fn run(w: &World<'_>, wl: &Workload, c: Config, events: &[Event]) -> Result<
 /// end of RAM (unmapped, and not memory at all), so the loop
 /// takes a data abort with the MMU on or off.
 pub fn inject_copy_fault(w: &World<'_>, wl: &mut Workload) {
-    let top = w.platform.ram.iter().map(|r| r.end).max().unwrap_or(0);
-    let hole = region::align_up(top, SZ_1G).unwrap_or(top) + SZ_1G;
+    let hole = fault_hole(w);
     // The list: the third IND_SOURCE entry of the first list page, so two
     // pages are complete when the loop faults.
     let mut mem = IdentityMem;
@@ -650,6 +665,14 @@ pub fn inject_copy_fault(w: &World<'_>, wl: &mut Workload) {
             r.src_va = hole;
         }
     }
+}
+
+/// Where `inject=` points a source: past the end of RAM (unmapped, and
+/// not memory at all), so the copy loop takes a data abort with the MMU
+/// on or off.
+fn fault_hole(w: &World<'_>) -> u64 {
+    let top = w.platform.ram.iter().map(|r| r.end).max().unwrap_or(0);
+    region::align_up(top, SZ_1G).unwrap_or(top) + SZ_1G
 }
 
 fn largest_leaf(m: &BuiltMap) -> u64 {
@@ -690,6 +713,7 @@ pub fn record(o: &Outcome, wl: &Workload, segments: usize, trial: u32) {
         .u64("bytes", wl.bytes)
         .u64("pages", o.pages)
         .u64("segments", segments as u64)
+        .u64("cpus", o.cpus as u64)
         .u64("trial", trial as u64)
         .bool("warmup", matrix::is_warmup(trial))
         .u64("ns", o.sample.ns)
