@@ -554,6 +554,29 @@ fn bootargs_cases() -> Vec<Case> {
             error("(at most 64)"),
         ),
         cmdline(
+            "mode=info cpus=0",
+            error("cpus=\"0\": expected a count from 1 to 8 or all"),
+        ),
+        cmdline(
+            "mode=info cpus=9",
+            error("cpus=\"9\": expected a count from 1 to 8 or all"),
+        ),
+        cmdline("mode=info cpus=two", error("cpus=\"two\"")),
+        cmdline(
+            "mode=info cpus=2",
+            error("cpus=2: the DTB lists 1 CPU(s) with a reg under /cpus"),
+        ),
+        qemu(
+            "`mode=boot cpus=2` on `-smp 2`",
+            &["-smp", "2"],
+            "mode=boot cpus=2",
+            error("cpus=: mode=boot relocates on the boot CPU only"),
+        ),
+        cmdline(
+            "size=1M trials=1 inject=secondary-copy-fault",
+            error("inject=secondary-copy-fault needs a secondary: give cpus= above 1"),
+        ),
+        cmdline(
             "mode=info console=ttyAMA0 root=/dev/vda quiet",
             Expect::Boots(foreign_words_noted),
         ),
