@@ -41,7 +41,7 @@ fn all_verified_on(run: &common::Run, cpus: u64, configs: usize) {
 #[test]
 fn four_cpus_verify_on_virt_at_el1() {
     let run = Qemu::virt()
-        .args(&["-smp", "4"])
+        .args(["-smp", "4"])
         .append(&format!("{BENCH} cpus=4"))
         .run();
     all_verified_on(&run, 4, 14);
@@ -51,7 +51,7 @@ fn four_cpus_verify_on_virt_at_el1() {
 #[test]
 fn four_cpus_verify_on_virt_at_el2() {
     let run = Qemu::virt()
-        .args(&["-M", "virt,virtualization=on", "-smp", "4"])
+        .args(["-M", "virt,virtualization=on", "-smp", "4"])
         .append(&format!("{BENCH} cpus=4"))
         .run();
     all_verified_on(&run, 4, 14);
@@ -70,7 +70,7 @@ fn four_cpus_verify_on_raspi4b_through_the_spin_table() {
 #[test]
 fn cpus_all_takes_every_cpu_of_the_dtb() {
     let run = Qemu::virt()
-        .args(&["-smp", "3"])
+        .args(["-smp", "3"])
         .append(&format!("{BENCH} cpus=all mmu=on"))
         .run();
     all_verified_on(&run, 3, 6);
@@ -80,7 +80,7 @@ fn cpus_all_takes_every_cpu_of_the_dtb() {
 #[test]
 fn one_cpu_by_default() {
     let run = Qemu::virt()
-        .args(&["-smp", "4"])
+        .args(["-smp", "4"])
         .append("size=1M trials=1 strategy=ind-list copy=copy_page mmu=on")
         .run();
     run.expect_status(0);
@@ -93,7 +93,7 @@ fn a_fault_on_a_secondary_names_its_cpu() {
     for strategy in ["ind-list", "contiguous"] {
         for mmu in ["on", "off"] {
             let run = Qemu::virt()
-                .args(&["-smp", "4"])
+                .args(["-smp", "4"])
                 .append(&format!(
                     "size=1M segments=2 trials=1 copy=ldp-q strategy={strategy} mmu={mmu} cpus=4 inject=secondary-copy-fault"
                 ))
@@ -121,7 +121,7 @@ fn a_fault_on_a_secondary_names_its_cpu() {
 #[test]
 fn a_fault_on_the_boot_cpu_is_reported_as_before() {
     let run = Qemu::virt()
-        .args(&["-smp", "2"])
+        .args(["-smp", "2"])
         .append("size=1M segments=2 trials=1 copy=ldp-q strategy=ind-list mmu=on cpus=2 inject=copy-fault")
         .run();
     run.expect_status(3);

@@ -187,37 +187,45 @@ struct Slots {
 // of the word that follows them and read after the Acquire load of it.
 unsafe impl Sync for Slots {}
 
-const COMMAND: Block<Command> = Block(Command {
-    seq: AtomicU64::new(0),
-    op: AtomicU64::new(0),
-    work: UnsafeCell::new(None),
-});
-const STATUS: Block<Status> = Block(Status {
-    seq: AtomicU64::new(0),
-    state: AtomicU64::new(state::OFFLINE),
-    pages: UnsafeCell::new(0),
-    el: UnsafeCell::new(0),
-    fault: UnsafeCell::new(RawFault {
-        kind: 0,
-        el: 0,
-        esr: 0,
-        elr: 0,
-        far: 0,
-        lr: 0,
-        in_copy: false,
-        mmu_on: false,
-        pages: 0,
-        dest_cursor: 0,
-    }),
-});
-const FLAG: Block<AtomicU64> = Block(AtomicU64::new(0));
+const fn command_block() -> Block<Command> {
+    Block(Command {
+        seq: AtomicU64::new(0),
+        op: AtomicU64::new(0),
+        work: UnsafeCell::new(None),
+    })
+}
+
+const fn status_block() -> Block<Status> {
+    Block(Status {
+        seq: AtomicU64::new(0),
+        state: AtomicU64::new(state::OFFLINE),
+        pages: UnsafeCell::new(0),
+        el: UnsafeCell::new(0),
+        fault: UnsafeCell::new(RawFault {
+            kind: 0,
+            el: 0,
+            esr: 0,
+            elr: 0,
+            far: 0,
+            lr: 0,
+            in_copy: false,
+            mmu_on: false,
+            pages: 0,
+            dest_cursor: 0,
+        }),
+    })
+}
+
+const fn flag() -> Block<AtomicU64> {
+    Block(AtomicU64::new(0))
+}
 
 static SLOTS: Slots = Slots {
-    commands: [COMMAND; CPUS_MAX],
-    status: [STATUS; CPUS_MAX],
-    go: FLAG,
-    abort: FLAG,
-    copying: [FLAG; CPUS_MAX],
+    commands: [const { command_block() }; CPUS_MAX],
+    status: [const { status_block() }; CPUS_MAX],
+    go: flag(),
+    abort: flag(),
+    copying: [const { flag() }; CPUS_MAX],
 };
 
 fn block_of<T>(b: &Block<T>) -> Region {

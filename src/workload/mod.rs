@@ -603,11 +603,11 @@ pub fn run(
     if let Some(m) = map.filter(|_| switched) {
         verify_live(w, m, "switched-to map")?;
     }
-    // SAFETY: the plan put every source and list page outside every
-    // destination, and destinations outside the stage, DTB and tables;
-    // the live translation (or none) reaches all of them.
     let (pages, sample) = match team {
         Some(t) => t.copy(w, wl, (c.strategy, c.kernel), &input, map, events)?,
+        // SAFETY: the plan put every source and list page outside every
+        // destination, and destinations outside the stage, DTB and tables;
+        // the live translation (or none) reaches all of them.
         None => measure(events, || unsafe {
             copy::run(c.strategy, c.kernel, input, wl.line)
         }),

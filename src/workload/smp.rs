@@ -233,7 +233,6 @@ impl Team {
     /// boot CPU (or `None`, MMU off) and is installed on each secondary
     /// before the release. Returns the pages copied by all and the sample
     /// from the release to the last CPU's report.
-    #[allow(clippy::too_many_arguments)]
     pub fn copy(
         &self,
         w: &World<'_>,
@@ -316,8 +315,8 @@ impl Team {
         });
         let (own, states) = done?;
         let mut pages = own;
-        for i in 1..n {
-            if states[i] == state::FAULT {
+        for (i, &st) in states.iter().enumerate().skip(1) {
+            if st == state::FAULT {
                 faulted.get_or_insert(i);
                 continue;
             }
