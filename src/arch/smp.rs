@@ -496,6 +496,8 @@ extern "C" fn smp_secondary_main(index: u64) -> ! {
         // SAFETY: MMU off; the status is cleaned; `park` never returns.
         unsafe { park() }
     }
+    // As on the boot CPU: an SError from a stray write is reported.
+    super::unmask_serror();
     report(i, 0, state::ONLINE);
     let mut seen = 0;
     loop {
