@@ -31,6 +31,7 @@ use tock_registers::interfaces::Readable;
 use mmu_reloc::bootargs::{self, CopyKernel, Strategy};
 use mmu_reloc::mmu::Regime;
 use mmu_reloc::platform::PsciMethod;
+use mmu_reloc::pmu::INST_RETIRED;
 use mmu_reloc::region::Region;
 use mmu_reloc::relocate::{CopyRun, ListShare};
 
@@ -166,6 +167,8 @@ struct Status {
     seq: AtomicU64,
     state: AtomicU64,
     pages: UnsafeCell<u64>,
+    /// INST_RETIRED across its share (0: the PMU does not count it).
+    insns: UnsafeCell<u64>,
     el: UnsafeCell<u64>,
     fault: UnsafeCell<RawFault>,
 }
@@ -200,6 +203,7 @@ const fn status_block() -> Block<Status> {
         seq: AtomicU64::new(0),
         state: AtomicU64::new(state::OFFLINE),
         pages: UnsafeCell::new(0),
+        insns: UnsafeCell::new(0),
         el: UnsafeCell::new(0),
         fault: UnsafeCell::new(RawFault {
             kind: 0,
@@ -326,6 +330,35 @@ pub fn pages(i: usize) -> u64 {
     refresh(block_of(b));
     // SAFETY: published before the DONE state this reader saw.
     unsafe { *b.0.pages.get() }
+}
+
+/// The instructions CPU `i` retired in its last share (INST_RETIRED on its
+/// own PMU), read after it reported DONE; `None` where its PMU does not
+/// count them (QEMU without `-icount`).
+pub fn insns(i: usize) -> Option<u64> {
+    let b = &SLOTS.status[i];
+    refresh(block_of(b));
+    // SAFETY: published before the DONE state this reader saw.
+    let n = unsafe { *b.0.insns.get() };
+    (n != 0).then_some(n)
+}
+
+/// Counts this CPU's retired instructions around `f` on counter 0 of its
+/// own PMU (programmed here for INST_RETIRED alone when the caller did not
+/// already, `program`); 0 where the PMU does not implement the event.
+pub fn count_insns<R>(program: bool, f: impl FnOnce() -> R) -> (R, u64) {
+    let c = super::pmu::caps();
+    if !mmu_reloc::pmu::implemented(c.pmceid0, c.pmceid1, INST_RETIRED) || c.counters == 0 {
+        return (f(), 0);
+    }
+    if program {
+        super::pmu::start(&[INST_RETIRED]);
+    }
+    let (mut a, mut b) = ([0u64; 1], [0u64; 1]);
+    super::pmu::read(&mut a, true);
+    let r = f();
+    super::pmu::read(&mut b, false);
+    (r, b[0].wrapping_sub(a[0]))
 }
 
 /// The EL CPU `i` entered at (after it reported ONLINE or BAD_EL).
@@ -471,11 +504,15 @@ fn run(i: usize, seq: u64, work: Work) {
     SLOTS.copying[i].0.store(1, Ordering::Relaxed);
     // SAFETY: the boot CPU planned the share outside everything in use
     // and keeps it alive until this CPU reports IDLE.
-    let pages =
-        unsafe { copy::run_share(work.strategy, work.kernel, share, work.line, abort_word()) };
+    let (pages, insns) = count_insns(true, || unsafe {
+        copy::run_share(work.strategy, work.kernel, share, work.line, abort_word())
+    });
     SLOTS.copying[i].0.store(0, Ordering::Relaxed);
     // SAFETY: only this CPU writes its status.
-    unsafe { *SLOTS.status[i].0.pages.get() = pages };
+    unsafe {
+        *SLOTS.status[i].0.pages.get() = pages;
+        *SLOTS.status[i].0.insns.get() = insns;
+    }
     report(i, seq, state::DONE);
     mmu_off(i, work.regime);
     report(i, seq, state::IDLE);

@@ -456,6 +456,9 @@ pub struct Outcome {
     /// How many CPUs copied (`cpus=`); `sample` spans the release of the
     /// work to the last CPU's report, its PMU counts are the boot CPU's.
     pub cpus: usize,
+    /// With `cpus=` above 1, each CPU's share, boot CPU first (empty for
+    /// one CPU).
+    pub shares: Vec<smp::Share>,
 }
 
 /// The cost of a run besides its copy loop (`sample`), so MMU-on
@@ -603,14 +606,17 @@ pub fn run(
     if let Some(m) = map.filter(|_| switched) {
         verify_live(w, m, "switched-to map")?;
     }
-    let (pages, sample) = match team {
+    let (pages, sample, shares) = match team {
         Some(t) => t.copy(w, wl, (c.strategy, c.kernel), &input, map, events)?,
-        // SAFETY: the plan put every source and list page outside every
-        // destination, and destinations outside the stage, DTB and tables;
-        // the live translation (or none) reaches all of them.
-        None => measure(events, || unsafe {
-            copy::run(c.strategy, c.kernel, input, wl.line)
-        }),
+        None => {
+            // SAFETY: the plan put every source and list page outside every
+            // destination, and destinations outside the stage, DTB and
+            // tables; the live translation (or none) reaches all of them.
+            let (pages, sample) = measure(events, || unsafe {
+                copy::run(c.strategy, c.kernel, input, wl.line)
+            });
+            (pages, sample, Vec::new())
+        }
     };
     let ((), finish) = cost(hw::invalidate_icache_all);
     if switched || !c.mmu {
@@ -634,6 +640,7 @@ pub fn run(
             verify,
         },
         cpus: team.map_or(1, |t| t.cpus()),
+        shares,
     })
 }
 
@@ -698,6 +705,15 @@ fn first_bad_byte(wl: &Workload, page: u64) -> Option<u64> {
         .map(|o| page + o as u64)
 }
 
+/// `[a,b,...]` for a record field.
+fn json_list(w: &mut dyn core::fmt::Write, it: impl Iterator<Item = u64>) -> core::fmt::Result {
+    w.write_char('[')?;
+    for (k, x) in it.enumerate() {
+        write!(w, "{}{x}", if k == 0 { "" } else { "," })?;
+    }
+    w.write_char(']')
+}
+
 /// The `result` record of one run.
 pub fn record(o: &Outcome, wl: &Workload, segments: usize, trial: u32) {
     let mut console = Console;
@@ -730,6 +746,20 @@ pub fn record(o: &Outcome, wl: &Workload, segments: usize, trial: u32) {
         .opt_u64("final_insns", p.finish.insns)
         .u64("verify_ns", p.verify.ns)
         .opt_u64("verify_insns", p.verify.insns);
+    // cpus= above 1: each CPU's pages and, where every CPU's PMU counted
+    // them, its instructions (boot CPU first).
+    let r = if o.shares.is_empty() {
+        r
+    } else {
+        r.json("share_pages", |v| {
+            json_list(v, o.shares.iter().map(|s| s.0))
+        })
+    };
+    let insns: Option<Vec<u64>> = o.shares.iter().map(|s| s.1).collect();
+    let r = match insns.filter(|v| !v.is_empty()) {
+        Some(v) => r.json("share_insns", |w| json_list(w, v.iter().copied())),
+        None => r,
+    };
     // An Outcome exists only for a run that verified.
     r.bool("verified", true)
         .u64("guard_bytes_checked", o.guard_bytes)

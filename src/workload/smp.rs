@@ -22,7 +22,7 @@ use mmu_reloc::bootargs::{CopyKernel, Inject, Strategy};
 use mmu_reloc::exit::{Error, ExitStatus};
 use mmu_reloc::mmu::{BuiltMap, Regime};
 use mmu_reloc::platform::{self, PsciMethod};
-use mmu_reloc::pmu::Event;
+use mmu_reloc::pmu::{Event, INST_RETIRED};
 use mmu_reloc::region::Region;
 use mmu_reloc::relocate::{CopyRun, IND_SOURCE, ListShare, balanced, split_runs};
 
@@ -38,6 +38,10 @@ const ANSWER_NS: u64 = 5_000_000_000;
 /// How long a share may take: this much, plus [`PAGE_NS`] per page.
 const SHARE_NS: u64 = 10_000_000_000;
 const PAGE_NS: u64 = 1_000_000;
+
+/// One CPU's part of a run: pages copied, instructions retired (`None`:
+/// its PMU does not count them).
+pub type Share = (u64, Option<u64>);
 
 /// How `cpus=` is met on this machine.
 pub struct Team {
@@ -231,8 +235,9 @@ impl Team {
 
     /// Runs one configuration's copy on every CPU: `map` is live on the
     /// boot CPU (or `None`, MMU off) and is installed on each secondary
-    /// before the release. Returns the pages copied by all and the sample
-    /// from the release to the last CPU's report.
+    /// before the release. Returns the pages copied by all, the sample
+    /// from the release to the last CPU's report, and each CPU's share
+    /// (pages, and instructions retired on its own PMU where it counts).
     pub fn copy(
         &self,
         w: &World<'_>,
@@ -241,7 +246,7 @@ impl Team {
         input: &copy::Input<'_>,
         map: Option<&BuiltMap>,
         events: &[Event],
-    ) -> Result<(u64, Sample), Error> {
+    ) -> Result<(u64, Sample, Vec<Share>), Error> {
         let n = self.cpus();
         let list: Vec<ListShare>;
         let mut runs: Vec<Vec<CopyRun>> = Vec::new();
@@ -295,11 +300,19 @@ impl Team {
         let share_ns = SHARE_NS + pages_max * PAGE_NS;
         let (done, sample) = measure(events, || {
             smp::release(seq);
-            // SAFETY: as the single-CPU run: every source and list page
-            // lies outside every destination, destinations outside the
-            // stage, DTB and tables; the live translation reaches them.
-            let own = unsafe {
-                copy::run_boot_share(strategy, kernel, share(0), wl.line, smp::abort_word())
+            let boot_share = || {
+                // SAFETY: as the single-CPU run: every source and list page
+                // lies outside every destination, destinations outside the
+                // stage, DTB and tables; the live translation reaches them.
+                unsafe {
+                    copy::run_boot_share(strategy, kernel, share(0), wl.line, smp::abort_word())
+                }
+            };
+            // Counter 0 counts INST_RETIRED in every group that has it.
+            let own = if events.first() == Some(&INST_RETIRED) {
+                smp::count_insns(false, boot_share)
+            } else {
+                (boot_share(), 0)
             };
             let mut states = alloc::vec![state::DONE; n];
             for (i, st) in states.iter_mut().enumerate().skip(1) {
@@ -313,14 +326,14 @@ impl Team {
             }
             Ok::<_, Error>((own, states))
         });
-        let (own, states) = done?;
-        let mut pages = own;
+        let ((own, own_insns), states) = done?;
+        let mut shares = alloc::vec![(own, (own_insns != 0).then_some(own_insns))];
         for (i, &st) in states.iter().enumerate().skip(1) {
             if st == state::FAULT {
                 faulted.get_or_insert(i);
                 continue;
             }
-            pages += smp::pages(i);
+            shares.push((smp::pages(i), smp::insns(i)));
             if self.wait(i, seq, &[state::IDLE], ANSWER_NS, "turn its MMU off")? == state::FAULT {
                 faulted.get_or_insert(i);
             }
@@ -333,7 +346,8 @@ impl Team {
                 "cpus=: the abort word was raised without a fault",
             ));
         }
-        Ok((pages, sample))
+        let pages = shares.iter().map(|s| s.0).sum();
+        Ok((pages, sample, shares))
     }
 
     /// For `inject=`: the list slot of a page in CPU `cpu`'s share (its
