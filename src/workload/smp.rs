@@ -413,20 +413,20 @@ impl Drop for Team {
     fn drop(&mut self) {
         let seq = self.seq.get() + 1;
         self.seq.set(seq);
+        let mut parked = 0;
         for i in 1..self.cpus() {
             match smp::status(i).1 {
                 state::FAULT | state::PARKED | state::BAD_EL | state::OFFLINE => continue,
                 _ => smp::command(i, seq, smp::OP_PARK, None),
             }
-            if self
-                .wait(i, seq, &[state::PARKED], ANSWER_NS, "park")
-                .is_err()
-            {
-                log::warn!(
+            match self.wait(i, seq, &[state::PARKED], ANSWER_NS, "park") {
+                Ok(state::PARKED) => parked += 1,
+                _ => log::warn!(
                     "smp: CPU {i} (MPIDR {:#x}) did not park within the time allowed",
                     self.mpidrs[i]
-                );
+                ),
             }
         }
+        log::debug!("smp: {parked} secondaries told to park did so");
     }
 }
