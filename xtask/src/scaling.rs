@@ -80,8 +80,9 @@ fn results(r: &Run) -> impl Iterator<Item = &Value> {
     r.records.iter().filter(|v| v["record"] == "result")
 }
 
+/// MiB/s for an interval bound (nanoseconds as a real number).
 fn mib_s(bytes: u64, ns: f64) -> f64 {
-    bytes as f64 / (1u64 << 20) as f64 / (ns / 1e9)
+    stats::mib_per_s(bytes, ns.round() as u64)
 }
 
 pub fn main(args: &[String]) -> Result<u8, String> {
