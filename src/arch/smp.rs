@@ -572,6 +572,21 @@ pub fn secondary_fault(i: usize, mut f: RawFault) -> ! {
     unsafe { park() }
 }
 
+/// `RawFault::kind` of a panic on a secondary (not a vector index).
+pub const KIND_PANIC: u64 = u64::MAX;
+
+/// A panic on secondary `i`: reported like a fault, kind [`KIND_PANIC`].
+pub fn secondary_panic(i: usize) -> ! {
+    secondary_fault(
+        i,
+        RawFault {
+            kind: KIND_PANIC,
+            el: super::current_el().into(),
+            ..Default::default()
+        },
+    )
+}
+
 /// A `yield` hint in the boot CPU's polling loops, for an emulator that
 /// runs several CPUs on one thread.
 pub fn pause() {

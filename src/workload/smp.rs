@@ -212,6 +212,15 @@ impl Team {
             pages,
             dest_cursor,
         } = smp::fault(i);
+        if kind == smp::KIND_PANIC {
+            return Error::new(
+                ExitStatus::Panic,
+                format_args!(
+                    "CPU {i} (MPIDR {:#x}): panic on a secondary (in a copy loop: {in_copy})",
+                    self.mpidrs[i]
+                ),
+            );
+        }
         let f = Fault {
             kind,
             el: el as u8,
