@@ -52,6 +52,16 @@ pub struct Team {
     seq: Cell<u64>,
 }
 
+/// `cpus=n` refused because a CPU entered the Image by itself and parked
+/// on the hand-off's mailbox (see the module comment), if one did.
+fn self_entered(n: u32) -> Option<Error> {
+    arch::parked_cpu().map(|p| {
+        Error::input(format_args!(
+            "cpus={n}: CPU {p:#x} entered the Image by itself and is parked in the stage, which cannot start it again; use cpus=1 (or release only the boot CPU into the Image)"
+        ))
+    })
+}
+
 /// How one secondary is started.
 #[derive(Clone, Copy)]
 enum Method {
@@ -94,10 +104,8 @@ impl Team {
         if n == 1 {
             return Ok(None);
         }
-        if let Some(p) = arch::parked_cpu() {
-            return Err(Error::input(format_args!(
-                "cpus={n}: CPU {p:#x} entered the Image by itself and is parked in the stage, which cannot start it again; use cpus=1 (or release only the boot CPU into the Image)"
-            )));
+        if let Some(e) = self_entered(n) {
+            return Err(e);
         }
         if !smp::line_fits() {
             return Err(Error::input(format_args!(
@@ -169,19 +177,30 @@ impl Team {
                 smp::entered_el(i),
                 self.regime.el()
             ))),
-            _ => Err(self.silent(i, "come up")),
+            // A CPU released into the Image with the boot CPU may park
+            // only now (it elects itself later than the boot CPU got here):
+            // that, not the release, is why it is silent.
+            _ => Err(self_entered(n as u32)
+                .unwrap_or_else(|| self.silent(i, "come up", ExitStatus::Input))),
         }
     }
 
-    fn silent(&self, i: usize, what: &str) -> Error {
+    /// CPU `i` did not `what` in time: exit status 1 (bad input: a DTB
+    /// that names a CPU that does not come up) or 2 (a run that failed).
+    fn silent(&self, i: usize, what: &str, status: ExitStatus) -> Error {
         let (seq, st) = smp::status(i);
-        Error::verify(format_args!(
-            "cpus={}: CPU {i} (MPIDR {:#x}) did not {what} within the time allowed (it last reported {} for run {seq} of {})",
-            self.mpidrs.len(),
-            self.mpidrs[i],
-            state::name(st),
-            self.seq.get()
-        ))
+        let last = match self.seq.get() {
+            0 => alloc::format!("it reported {}", state::name(st)),
+            n => alloc::format!("it last reported {} for run {seq} of {n}", state::name(st)),
+        };
+        Error::new(
+            status,
+            format_args!(
+                "cpus={}: CPU {i} (MPIDR {:#x}) did not {what} within the time allowed ({last})",
+                self.mpidrs.len(),
+                self.mpidrs[i],
+            ),
+        )
     }
 
     /// How many CPUs copy each run.
@@ -195,7 +214,7 @@ impl Team {
             (s, st) if s == seq && (want.contains(&st) || st == state::FAULT) => Some(st),
             _ => None,
         })
-        .ok_or_else(|| self.silent(i, what))
+        .ok_or_else(|| self.silent(i, what, ExitStatus::Verify))
     }
 
     /// The fault CPU `i` reported, as the boot CPU's would read.
