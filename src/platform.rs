@@ -454,12 +454,7 @@ pub fn discover<'a>(fdt: &Fdt<'a>) -> Result<'a, Platform<'a>> {
                 _ => None,
             });
     let cpus = fdt.find("/cpus").map_or(0, |c| {
-        fdt.children(c)
-            .filter(|n| {
-                fdt.prop(*n, "device_type").and_then(|p| p.as_str()) == Some("cpu")
-                    || n.name.split('@').next() == Some("cpu")
-            })
-            .count() as u32
+        fdt.children(c).filter(|n| is_cpu(fdt, *n)).count() as u32
     });
 
     let cpu_ids = cpu_ids(fdt)?;
@@ -479,6 +474,21 @@ pub fn discover<'a>(fdt: &Fdt<'a>) -> Result<'a, Platform<'a>> {
     })
 }
 
+/// Whether `/cpus` child `n` is a CPU (and not, say, `cpu-map`).
+fn is_cpu<'a>(fdt: &Fdt<'a>, n: Node<'a>) -> bool {
+    fdt.prop(n, "device_type").and_then(|p| p.as_str()) == Some("cpu")
+        || n.name.split('@').next() == Some("cpu")
+}
+
+/// A CPU node's MPIDR affinity: its one-entry `reg` (no size: `#size-cells`
+/// is 0 under `/cpus`); `None` for any other `reg`.
+fn cpu_reg<'a>(fdt: &Fdt<'a>, n: Node<'a>, ac: u32) -> Result<'a, Option<u64>> {
+    Ok(match regs(fdt, n, (ac, 0))?.as_slice() {
+        [(mpidr, _)] => Some(*mpidr),
+        _ => None,
+    })
+}
+
 /// The MPIDR affinity of each CPU node with a one-entry `reg`.
 fn cpu_ids<'a>(fdt: &Fdt<'a>) -> Result<'a, Vec<u64>> {
     let Some(cpus) = fdt.find("/cpus") else {
@@ -486,15 +496,8 @@ fn cpu_ids<'a>(fdt: &Fdt<'a>) -> Result<'a, Vec<u64>> {
     };
     let (ac, _) = cells(fdt, cpus)?;
     let mut out = Vec::new();
-    for n in fdt.children(cpus) {
-        let is_cpu = fdt.prop(n, "device_type").and_then(|p| p.as_str()) == Some("cpu")
-            || n.name.split('@').next() == Some("cpu");
-        if !is_cpu {
-            continue;
-        }
-        if let [(mpidr, _)] = regs(fdt, n, (ac, 0))?.as_slice() {
-            out.push(*mpidr);
-        }
+    for n in fdt.children(cpus).filter(|n| is_cpu(fdt, *n)) {
+        out.extend(cpu_reg(fdt, n, ac)?);
     }
     Ok(out)
 }
@@ -540,11 +543,7 @@ fn spin_table<'a>(fdt: &Fdt<'a>) -> Result<'a, Vec<SpinCpu>> {
             continue;
         }
         let bad = PlatformError::BadSpinTable { node: n.name };
-        // A CPU's reg has no size (#size-cells = 0 under /cpus).
-        let mpidr = match regs(fdt, n, (ac, 0))?.as_slice() {
-            [(mpidr, _)] => *mpidr,
-            _ => return Err(bad),
-        };
+        let mpidr = cpu_reg(fdt, n, ac)?.ok_or(bad)?;
         let release = fdt
             .prop(n, "cpu-release-addr")
             .filter(|p| p.value.len() == 8)

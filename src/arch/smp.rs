@@ -317,11 +317,13 @@ pub fn spin_table_release(release: u64) {
 }
 
 /// The state CPU `i` last reported, with the sequence number it refers to.
+/// The number is read first: a CPU stores it before the first state of a
+/// run, so the state read after it is that run's (or a later one's).
 pub fn status(i: usize) -> (u64, u64) {
     let b = &SLOTS.status[i];
     refresh(block_of(b));
-    let state = b.0.state.load(Ordering::Acquire);
-    (b.0.seq.load(Ordering::Acquire), state)
+    let seq = b.0.seq.load(Ordering::Acquire);
+    (seq, b.0.state.load(Ordering::Acquire))
 }
 
 /// The pages CPU `i` copied in its last run, read after it reported DONE.

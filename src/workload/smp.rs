@@ -218,7 +218,13 @@ impl Team {
     }
 
     /// The fault CPU `i` reported, as the boot CPU's would read.
-    fn fault_error(&self, i: usize, strategy: Strategy, kernel: CopyKernel) -> Error {
+    /// `copied`: the pages the other CPUs had copied when they stopped.
+    fn fault_error(
+        &self,
+        i: usize,
+        (strategy, kernel): (Strategy, CopyKernel),
+        (copied, total): (u64, u64),
+    ) -> Error {
         let RawFault {
             kind,
             el,
@@ -255,9 +261,13 @@ impl Team {
                 dest_cursor,
             }),
         };
+        let copied = copied + if in_copy { pages } else { 0 };
         Error::new(
             ExitStatus::Exception,
-            format_args!("CPU {i} (MPIDR {:#x}): {f}", self.mpidrs[i]),
+            format_args!(
+                "CPU {i} (MPIDR {:#x}): {f}; the CPUs stopped with {copied} of {total} pages copied",
+                self.mpidrs[i]
+            ),
         )
     }
 
@@ -367,7 +377,9 @@ impl Team {
             }
         }
         if let Some(i) = faulted {
-            return Err(self.fault_error(i, strategy, kernel));
+            let copied = shares.iter().map(|s| s.0).sum();
+            let total = wl.bytes / mmu_reloc::region::SZ_4K;
+            return Err(self.fault_error(i, (strategy, kernel), (copied, total)));
         }
         if smp::aborted() {
             return Err(Error::verify(
