@@ -54,6 +54,22 @@ model_copy_ranges:
     MEASURED reloc_ind_list_mops, IND_LIST_WALK, COPY_PAGE_MOPS
     MEASURED reloc_contig_mops, CONTIG_WALK, COPY_PAGE_MOPS
 
+// The same loops over one CPU's share of a relocation (cpus=): the list
+// walk from a slice of the shared list, the runs from a per-CPU array,
+// both stopping early once the abort word is set (asm/macros.S).
+    MEASURED share_ind_list_copy_page, IND_LIST_SHARE, COPY_PAGE_LINUX
+    MEASURED share_ind_list_ldpq, IND_LIST_SHARE, COPY_PAGE_LDPQ
+    MEASURED share_legacy_copy_page, IND_LIST_SHARE_LEGACY, COPY_PAGE_LINUX
+    MEASURED share_legacy_ldpq, IND_LIST_SHARE_LEGACY, COPY_PAGE_LDPQ
+    MEASURED share_contig_copy_page, CONTIG_SHARE, COPY_PAGE_LINUX
+    MEASURED share_contig_ldpq, CONTIG_SHARE, COPY_PAGE_LDPQ
+    MEASURED share_ind_list_ldpq_dc64, IND_LIST_SHARE, COPY_PAGE_LDPQ_DC64, 1
+    MEASURED share_ind_list_ldpq_dc128, IND_LIST_SHARE, COPY_PAGE_LDPQ_DC128, 1
+    MEASURED share_contig_ldpq_dc64, CONTIG_SHARE, COPY_PAGE_LDPQ_DC64, 1
+    MEASURED share_contig_ldpq_dc128, CONTIG_SHARE, COPY_PAGE_LDPQ_DC128, 1
+    MEASURED share_ind_list_mops, IND_LIST_SHARE, COPY_PAGE_MOPS
+    MEASURED share_contig_mops, CONTIG_SHARE, COPY_PAGE_MOPS
+
     .pushsection .rodata.model_copy, "a"
     .global model_copy_ranges_end
 model_copy_ranges_end:

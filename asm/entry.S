@@ -170,6 +170,7 @@ fp_done:
 // Where every CPU that must not run the stage waits: until the boot CPU
 // writes an address into park_mailbox (mode=boot, asm/pen.S) it never
 // leaves. Also the end of the road for a broken build or EL3.
+    .global park
 park:
     adr     x2, park_mailbox
 1:  wfe

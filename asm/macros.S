@@ -6,7 +6,8 @@
 //
 // Register roles (both walkers):
 //   x0   in: list head / run array; out: pages copied
-//   x1   in (contig): number of runs
+//        (ind-list share: address of the share's first list slot)
+//   x1   in (contig): number of runs; (ind-list share): pages to copy
 //   x2   in: D-cache line size in bytes (CTR_EL0.DminLine, from Rust)
 //   x9   pages copied so far (read by the exception handler)
 //   x10  current entry (ind-list)
@@ -14,6 +15,10 @@
 //   x12  destination cursor
 //   x13  source cursor
 //   x14  bytes left in the run (contig)
+//   x3   in (ind-list share): the share's first destination
+//   x4   in (shares): address of the abort word (non-zero: stop)
+//   x10  abort word address (contig share)
+//   x14  abort word address (ind-list share)
 //   x3-x8, x15-x17, q0-q7  scratch
 
     .ifndef .Lmmu_reloc_macros
@@ -142,14 +147,30 @@
     .popsection
     .endm
 
+// After each page of a share (cpus=): stop at the next page boundary
+// once another CPU raised the abort word at \reg (it faulted).
+    .macro SHARE_ABORT_CHECK reg, out
+    ldr     x16, [\reg]
+    cbnz    x16, \out
+    .endm
+
 // Walk the kimage list at x0 with copy kernel `copy`; falls through with
 // x9 = pages copied and every destination line cleaned to the PoC (or,
 // `legacy`, invalidated before it was written). `fused`: the kernel
-// cleans the lines itself.
-    .macro IND_LIST_WALK copy, fused=0, legacy=0
+// cleans the lines itself. `share`: walk one CPU's slice of the list
+// (mmu_reloc::relocate::ListShare): start at the slot x0 with destination
+// x3, stop after x1 pages or when the abort word at x4 is set.
+    .macro IND_LIST_WALK copy, fused=0, legacy=0, share=0
     mov     x9, xzr
+    .if \share
+    mov     x12, x3                 // x3, x4 are copy-kernel scratch
+    mov     x14, x4
+    ldr     x10, [x0]               // the share's first entry, a source
+    add     x11, x0, #8
+    .else
     mov     x10, x0                 // the head is itself an entry
     mov     x11, xzr
+    .endif
 1:  tbnz    x10, #{IND_DONE_BIT}, 5f
     and     x16, x10, #{PAGE_MASK}  // address part of the entry
     tbz     x10, #{IND_INDIRECTION_BIT}, 2f
@@ -168,15 +189,24 @@
     CLEAN_DEST_PAGE
     .endif
     add     x9, x9, #1
+    .if \share
+    cmp     x9, x1
+    b.eq    5f
+    SHARE_ABORT_CHECK x14, 5f
+    .endif
 4:  ldr     x10, [x11], #8
     b       1b
 5:  dsb     sy                      // all cleans complete
     .endm
 
 // Copy x1 runs of (src, dest, bytes) triples at x0, bytes a multiple of
-// PAGE_SIZE; falls through like IND_LIST_WALK.
-    .macro CONTIG_WALK copy, fused=0
+// PAGE_SIZE; falls through like IND_LIST_WALK. `share`: one CPU's run
+// array; also stop when the abort word at x4 is set.
+    .macro CONTIG_WALK copy, fused=0, share=0
     mov     x9, xzr
+    .if \share
+    mov     x10, x4
+    .endif
     mov     x11, x0
     cbz     x1, 3f
 1:  ldr     x14, [x11, #{RUN_LEN}]
@@ -187,6 +217,9 @@
     CLEAN_DEST_PAGE
     .endif
     add     x9, x9, #1
+    .if \share
+    SHARE_ABORT_CHECK x10, 3f
+    .endif
     subs    x14, x14, #{PAGE_SIZE}
     b.ne    0b
 2:  subs    x1, x1, #1
@@ -196,6 +229,19 @@
 
     .macro IND_LIST_WALK_LEGACY copy, fused=0
     IND_LIST_WALK \copy, 0, 1
+    .endm
+
+// The walkers over one CPU's share (cpus=), see `share` above.
+    .macro IND_LIST_SHARE copy, fused=0
+    IND_LIST_WALK \copy, \fused, 0, 1
+    .endm
+
+    .macro IND_LIST_SHARE_LEGACY copy, fused=0
+    IND_LIST_WALK \copy, 0, 1, 1
+    .endm
+
+    .macro CONTIG_SHARE copy, fused=0
+    CONTIG_WALK \copy, \fused, 1
     .endm
 
     .endif

@@ -134,10 +134,12 @@ pub struct BootArgs {
     /// the benchmark (instead of `size=`/`segments=` placed by the stage).
     /// Only parsed here; the segment validator judges them.
     pub segs: Vec<SegArg>,
-    /// `inject=copy-fault`: a test hook that points one source of the
-    /// benchmark at unmapped memory, to show the fault report from inside a
-    /// copy loop.
-    pub inject_copy_fault: bool,
+    /// `inject=`: a test hook that points one source of the benchmark at
+    /// unmapped memory, to show the fault report from inside a copy loop.
+    pub inject: Inject,
+    /// `cpus=`: how many CPUs copy each relocation (`None`: `all`, every
+    /// CPU the DTB lists).
+    pub cpus: Option<u32>,
     /// `leaves=4k,2m,1g`: run the ind-list loop with the MMU on once per
     /// largest-leaf policy (one linear map each, switched break-before-make).
     pub leaves: Vec<u64>,
@@ -161,10 +163,21 @@ impl Default for BootArgs {
             dest: None,
             trials: 3,
             segs: Vec::new(),
-            inject_copy_fault: false,
+            inject: Inject::None,
+            cpus: Some(1),
             leaves: Vec::new(),
         }
     }
+}
+
+/// `inject=`: which fault the benchmark provokes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inject {
+    None,
+    /// A source in the boot CPU's share (with `cpus=1`, the only share).
+    CopyFault,
+    /// A source in the last CPU's share (needs `cpus=` above 1).
+    SecondaryCopyFault,
 }
 
 /// One `segs=` entry: a destination base and size, as given (the segment
@@ -188,6 +201,8 @@ pub const SEGS_MAX: usize = 64;
 pub const LEAVES_MAX: usize = 8;
 /// Most `size=` entries.
 pub const SIZES_MAX: usize = 8;
+/// Most `cpus=`: the per-CPU stacks and slots the stage reserves.
+pub const CPUS_MAX: u64 = 8;
 
 /// What a key accepts, for its error message. Each variant quotes the
 /// limit constant its parser checks.
@@ -211,6 +226,8 @@ pub enum Expected {
     Address,
     /// `segs=`: 1 to [`SEGS_MAX`] `BASE+SIZE` entries.
     Segs,
+    /// `cpus=`: 1 to [`CPUS_MAX`] or `all`.
+    Cpus,
 }
 
 impl fmt::Display for Expected {
@@ -250,6 +267,7 @@ impl fmt::Display for Expected {
             ),
             Expected::Number => f.write_str("a 64-bit number"),
             Expected::Address => write!(f, "a {page_k}k-aligned physical address, e.g. 0x40000000"),
+            Expected::Cpus => write!(f, "a count from 1 to {CPUS_MAX} or all"),
             Expected::Segs => write!(
                 f,
                 "BASE+SIZE[,BASE+SIZE...] (at most {SEGS_MAX}), e.g. 0x40000000+4M"
@@ -363,8 +381,12 @@ const SWITCHES: [(&str, bool); 8] = [
     ("true", true),
     ("false", false),
 ];
-const INJECTIONS: [(&str, bool); 2] = [("copy-fault", true), ("none", false)];
-const INJECTIONS_WORDS: [&str; 2] = words(&INJECTIONS);
+const INJECTIONS: [(&str, Inject); 3] = [
+    ("copy-fault", Inject::CopyFault),
+    ("secondary-copy-fault", Inject::SecondaryCopyFault),
+    ("none", Inject::None),
+];
+const INJECTIONS_WORDS: [&str; 3] = words(&INJECTIONS);
 
 /// `value` looked up in a choice table; the error names `names`.
 fn choose<T: Copy>(
@@ -526,7 +548,17 @@ const KEYS: &[Key] = &[
     Key {
         name: "inject",
         parse: |a, v| {
-            a.inject_copy_fault = choose(v, &INJECTIONS, &INJECTIONS_WORDS)?;
+            a.inject = choose(v, &INJECTIONS, &INJECTIONS_WORDS)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "cpus",
+        parse: |a, v| {
+            a.cpus = match v {
+                "all" => None,
+                _ => Some(count(v, CPUS_MAX).map_err(|_| Expected::Cpus)?),
+            };
             Ok(())
         },
     },
@@ -679,6 +711,7 @@ mod tests {
         let cases = [
             ("segments", SEGMENTS_MAX, "a count from 1 to 4096"),
             ("trials", TRIALS_MAX, "a count from 1 to 1000"),
+            ("cpus", CPUS_MAX, "a count from 1 to 8 or all"),
         ];
         for (key, max, msg) in cases {
             assert!(parse(&alloc::format!("{key}={max}")).is_ok());
@@ -700,6 +733,26 @@ mod tests {
         assert_eq!(
             Expected::Granules.to_string(),
             "one or more of 4k, 16k or 64k, each at most once, e.g. 4k or 4k,64k"
+        );
+    }
+
+    #[test]
+    fn cpus_and_injections() {
+        assert_eq!(parse("").unwrap().args.cpus, Some(1));
+        assert_eq!(parse("cpus=4").unwrap().args.cpus, Some(4));
+        assert_eq!(parse("cpus=all").unwrap().args.cpus, None);
+        for bad in ["cpus=0", "cpus=9", "cpus=", "cpus=-1", "cpus=All"] {
+            assert_eq!(
+                parse(bad).unwrap_err().to_string(),
+                alloc::format!(
+                    "bootargs: bad value for cpus=\"{}\": expected a count from 1 to 8 or all",
+                    &bad[5..]
+                )
+            );
+        }
+        assert_eq!(
+            parse("inject=secondary-copy-fault").unwrap().args.inject,
+            Inject::SecondaryCopyFault
         );
     }
 

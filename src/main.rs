@@ -38,6 +38,11 @@ extern "C" fn rust_entry(dtb: u64, load: u64) -> ! {
 #[cfg(target_os = "none")]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    // A secondary (cpus=) must not print or end the run: it reports into
+    // its slot and parks; the boot CPU says so.
+    if let Some(i) = arch::smp::this_secondary() {
+        arch::smp::secondary_panic(i)
+    }
     stage::on_panic(info)
 }
 

@@ -279,6 +279,11 @@ mod tests {
                 .map(|&(mpidr, release)| SpinCpu { mpidr, release })
                 .collect(),
             psci_cpus: psci.to_vec(),
+            cpu_ids: spin
+                .iter()
+                .map(|&(mpidr, _)| mpidr)
+                .chain(psci.iter().copied())
+                .collect(),
         }
     }
 

@@ -79,6 +79,9 @@ pub struct Platform<'a> {
     /// MPIDR affinities of the `/cpus` children whose `enable-method` is
     /// `psci` (the next kernel starts them with CPU_ON).
     pub psci_cpus: Vec<u64>,
+    /// MPIDR affinity (`reg`) of every CPU node under `/cpus` that has a
+    /// one-entry `reg`, in DTB order: the CPUs `cpus=` can bring up.
+    pub cpu_ids: Vec<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -454,13 +457,10 @@ pub fn discover<'a>(fdt: &Fdt<'a>) -> Result<'a, Platform<'a>> {
                 _ => None,
             });
     let cpus = fdt.find("/cpus").map_or(0, |c| {
-        fdt.children(c)
-            .filter(|n| {
-                fdt.prop(*n, "device_type").and_then(|p| p.as_str()) == Some("cpu")
-                    || n.name.split('@').next() == Some("cpu")
-            })
-            .count() as u32
+        fdt.children(c).filter(|n| is_cpu(fdt, *n)).count() as u32
     });
+
+    let cpu_ids = cpu_ids(fdt)?;
 
     Ok(Platform {
         model,
@@ -474,7 +474,54 @@ pub fn discover<'a>(fdt: &Fdt<'a>) -> Result<'a, Platform<'a>> {
         cpus,
         spin_table,
         psci_cpus: psci_cpus(fdt)?,
+        cpu_ids,
     })
+}
+
+/// Whether `/cpus` child `n` is a CPU (and not, say, `cpu-map`).
+fn is_cpu<'a>(fdt: &Fdt<'a>, n: Node<'a>) -> bool {
+    fdt.prop(n, "device_type").and_then(|p| p.as_str()) == Some("cpu")
+        || n.name.split('@').next() == Some("cpu")
+}
+
+/// A CPU node's MPIDR affinity: its one-entry `reg` (no size: `#size-cells`
+/// is 0 under `/cpus`); `None` for any other `reg`.
+fn cpu_reg<'a>(fdt: &Fdt<'a>, n: Node<'a>, ac: u32) -> Result<'a, Option<u64>> {
+    Ok(match regs(fdt, n, (ac, 0))?.as_slice() {
+        [(mpidr, _)] => Some(*mpidr),
+        _ => None,
+    })
+}
+
+/// The MPIDR affinity of each CPU node with a one-entry `reg`.
+fn cpu_ids<'a>(fdt: &Fdt<'a>) -> Result<'a, Vec<u64>> {
+    let Some(cpus) = fdt.find("/cpus") else {
+        return Ok(Vec::new());
+    };
+    let (ac, _) = cells(fdt, cpus)?;
+    let mut out = Vec::new();
+    for n in fdt.children(cpus).filter(|n| is_cpu(fdt, *n)) {
+        out.extend(cpu_reg(fdt, n, ac)?);
+    }
+    Ok(out)
+}
+
+/// Why `cpus=` cannot be met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpusError {
+    /// More CPUs asked for than the DTB lists.
+    TooMany { asked: u32, listed: u32 },
+}
+
+impl fmt::Display for CpusError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            CpusError::TooMany { asked, listed } => write!(
+                f,
+                "cpus={asked}: the DTB lists {listed} CPU(s) with a reg under /cpus"
+            ),
+        }
+    }
 }
 
 /// The MPIDR affinities of the `/cpus` children with `enable-method =
@@ -589,6 +636,16 @@ pub fn set_release_addr(
     Ok(old)
 }
 
+/// How many CPUs `cpus=` means (`None`: `all`) on a DTB listing `listed`
+/// usable CPUs; `all` is at least the boot CPU.
+pub fn cpus_wanted(asked: Option<u32>, listed: u32) -> core::result::Result<u32, CpusError> {
+    match asked {
+        None => Ok(listed.max(1)),
+        Some(n) if n > listed.max(1) => Err(CpusError::TooMany { asked: n, listed }),
+        Some(n) => Ok(n),
+    }
+}
+
 /// The CPUs `/cpus` brings up through a spin table (`enable-method =
 /// "spin-table"`), as the next kernel will look for them.
 fn spin_table<'a>(fdt: &Fdt<'a>) -> Result<'a, Vec<SpinCpu>> {
@@ -602,11 +659,7 @@ fn spin_table<'a>(fdt: &Fdt<'a>) -> Result<'a, Vec<SpinCpu>> {
             continue;
         }
         let bad = PlatformError::BadSpinTable { node: n.name };
-        // A CPU's reg has no size (#size-cells = 0 under /cpus).
-        let mpidr = match regs(fdt, n, (ac, 0))?.as_slice() {
-            [(mpidr, _)] => *mpidr,
-            _ => return Err(bad),
-        };
+        let mpidr = cpu_reg(fdt, n, ac)?.ok_or(bad)?;
         let release = fdt
             .prop(n, "cpu-release-addr")
             .filter(|p| p.value.len() == 8)
@@ -668,6 +721,18 @@ mod tests {
     }
 
     #[test]
+    fn cpus_wanted_is_bounded_by_the_dtb() {
+        assert_eq!(cpus_wanted(Some(1), 0), Ok(1));
+        assert_eq!(cpus_wanted(None, 4), Ok(4));
+        assert_eq!(cpus_wanted(None, 0), Ok(1));
+        assert_eq!(cpus_wanted(Some(4), 4), Ok(4));
+        assert_eq!(
+            cpus_wanted(Some(5), 4).unwrap_err().to_string(),
+            "cpus=5: the DTB lists 4 CPU(s) with a reg under /cpus"
+        );
+    }
+
+    #[test]
     fn spin_table_cpus_are_found_with_their_release_addresses() {
         let cpu = |n: u32, release: Option<u64>| {
             let c = N::new(&format!("cpu@{n}"))
@@ -700,6 +765,8 @@ mod tests {
                 }
             ]
         );
+        // Every CPU with a reg, whatever its enable method, in DTB order.
+        assert_eq!(p.cpu_ids, [0, 1, 2]);
         // Their page is kept from every writer, reserved in the DTB or not.
         assert!(
             p.reserved.contains(&Region::new(0, 0x1000)),

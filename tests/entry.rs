@@ -126,3 +126,41 @@ fn cpus_entering_together_elect_one() {
     run.expect_status(0);
     assert_eq!(run.all("platform").len(), 1, "{}", run.output);
 }
+
+/// `cpus=4` on the Pi 4 as its firmware starts it: the three CPUs the
+/// armstub keeps in its spin table are released at their
+/// `cpu-release-addr` (at EL2, like the boot CPU) and share the copy.
+#[test]
+fn cpus_from_the_firmwares_spin_table_share_the_copy() {
+    let run = raspi4b_as_firmware(
+        "entry-smp",
+        0b0001,
+        &firmware_dtb(&PI4_2GB, "size=2M trials=1 strategy=ind-list cpus=4"),
+    )
+    .run();
+    run.expect_status(0);
+    let res = run.all("result");
+    assert!(!res.is_empty(), "{}", run.output);
+    for r in &res {
+        assert_eq!(r["verified"], true, "{r}");
+        assert_eq!(r["cpus"], 4, "{r}");
+    }
+}
+
+/// CPUs that entered the Image by themselves are parked in the stage on
+/// the hand-off's mailbox: `cpus=` above 1 refuses, naming one of them.
+#[test]
+fn cpus_that_entered_by_themselves_are_refused_by_name() {
+    let run = raspi4b_as_firmware(
+        "entry-smp-all",
+        0b1111,
+        &firmware_dtb(&PI4_2GB, "size=2M trials=1 cpus=2"),
+    )
+    .run();
+    run.expect_status(1);
+    let msg = run.record("error")["msg"].as_str().unwrap();
+    assert!(
+        msg.starts_with("cpus=2: CPU 0x") && msg.contains("entered the Image by itself"),
+        "{msg}"
+    );
+}

@@ -281,12 +281,45 @@ fn recell(t: &mut Dtb, ac: u32, sc: u32) {
     });
 }
 
+/// A second CPU node beside QEMU's `cpu@0`, with `reg` = `mpidr`, edited
+/// by `edit`.
+fn add_cpu(t: &mut Dtb, mpidr: u32, edit: impl FnOnce(DtNode) -> DtNode) {
+    let mut cpu = t.node_mut("/cpus/cpu@0").clone();
+    cpu.name = format!("cpu@{mpidr}");
+    let cpu = edit(cpu.set("reg", dt_cells(&[mpidr])).clone());
+    t.node_mut("/cpus").kids.push(cpu);
+}
+
 fn dtb_cases() -> Vec<Case> {
     let half_struct = |b: &mut Vec<u8>| {
         let off = header(b, HDR_OFF_DT_STRUCT) + header(b, HDR_SIZE_DT_STRUCT) / 2;
         b.truncate(off as usize & !3);
     };
     vec![
+        tree(
+            "`cpus=2` with a second `/cpus` node, `reg` = 5, that QEMU (`-smp 1`) does not have",
+            "1G",
+            "size=1M trials=1 cpus=2",
+            &[],
+            |t| add_cpu(t, 5, |c| c),
+            error(
+                "cpus=2: PSCI CPU_ON (hvc) of CPU 1 (MPIDR 0x5) failed: Invalid parameters to PSCI call",
+            ),
+        ),
+        tree(
+            "`cpus=2` on `-smp 2`, CPU 1 said to wait at a `cpu-release-addr` it never polls (QEMU keeps it off)",
+            "1G",
+            "size=1M trials=1 cpus=2",
+            &["-smp", "2"],
+            |t| {
+                add_cpu(t, 1, |mut c| {
+                    c.set("enable-method", dt_str("spin-table"))
+                        .set("cpu-release-addr", dt_number(0x4000_1000, 2).unwrap());
+                    c
+                })
+            },
+            error("cpus=2: CPU 1 (MPIDR 0x1) did not come up within the time allowed"),
+        ),
         blob(
             "magic `0xd00dfeee` instead of `0xd00dfeed`",
             |b| set_header(b, HDR_MAGIC, 0xd00d_feee),
@@ -565,6 +598,29 @@ fn bootargs_cases() -> Vec<Case> {
         cmdline(
             &format!("mode=info segs={many_segs}"),
             error("(at most 64)"),
+        ),
+        cmdline(
+            "mode=info cpus=0",
+            error("cpus=\"0\": expected a count from 1 to 8 or all"),
+        ),
+        cmdline(
+            "mode=info cpus=9",
+            error("cpus=\"9\": expected a count from 1 to 8 or all"),
+        ),
+        cmdline("mode=info cpus=two", error("cpus=\"two\"")),
+        cmdline(
+            "mode=info cpus=2",
+            error("cpus=2: the DTB lists 1 CPU(s) with a reg under /cpus"),
+        ),
+        qemu(
+            "`mode=boot cpus=2` on `-smp 2`",
+            &["-smp", "2"],
+            "mode=boot cpus=2",
+            error("cpus=: mode=boot relocates on the boot CPU only"),
+        ),
+        cmdline(
+            "size=1M trials=1 inject=secondary-copy-fault",
+            error("inject=secondary-copy-fault needs a secondary: give cpus= above 1"),
         ),
         cmdline(
             "mode=info console=ttyAMA0 root=/dev/vda quiet",

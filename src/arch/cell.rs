@@ -1,7 +1,9 @@
-//! State owned by the boot CPU. The stage runs all Rust code on one CPU
-//! with interrupts masked (secondaries are parked in `asm/entry.S`), so a
-//! cell needs no lock; locks built on exclusives are not safe with the MMU
-//! and caches off on real hardware.
+//! State owned by the boot CPU. The stage runs its Rust code on one CPU
+//! with interrupts masked (CPUs that enter by themselves park in
+//! `asm/entry.S`; secondaries started for `cpus=` run only `arch::smp`,
+//! which shares memory with the boot CPU through its own slots and never
+//! touches a cell), so a cell needs no lock; locks built on exclusives are
+//! not safe with the MMU and caches off on real hardware.
 
 use core::cell::UnsafeCell;
 
@@ -10,8 +12,10 @@ use core::cell::UnsafeCell;
 /// use with the MMU (and so the caches) off on real hardware.
 pub struct BootCpuCell<T>(UnsafeCell<T>);
 
-// SAFETY: secondaries are parked in `asm/entry.S` before any Rust runs and
-// interrupts are never unmasked, so only one thread of execution exists.
+// SAFETY: only the boot CPU touches cells: other CPUs park in
+// `asm/entry.S` before any Rust runs, or run `arch::smp` (their fault path
+// leaves `rust_exception` before any cell is read), and interrupts are
+// never unmasked, so one thread of execution uses them.
 unsafe impl<T> Sync for BootCpuCell<T> {}
 
 impl<T> BootCpuCell<T> {

@@ -9,7 +9,8 @@ use core::mem::{offset_of, size_of};
 
 use mmu_reloc::bootargs::{CopyKernel, Strategy};
 use mmu_reloc::relocate::{
-    CopyRun, IND_DESTINATION_BIT, IND_DONE_BIT, IND_INDIRECTION_BIT, IND_SOURCE_BIT, PAGE_BYTES,
+    CopyRun, IND_DESTINATION_BIT, IND_DONE_BIT, IND_INDIRECTION_BIT, IND_SOURCE_BIT, ListShare,
+    PAGE_BYTES,
 };
 
 use mmu_reloc::exit::{Error, ExitStatus};
@@ -70,6 +71,51 @@ unsafe extern "C" {
     fn reloc_contig_ldpq_dc128(runs: *const CopyRun, n: usize, line: u64) -> u64;
     fn reloc_ind_list_mops(head: u64, unused: u64, line: u64) -> u64;
     fn reloc_contig_mops(runs: *const CopyRun, n: usize, line: u64) -> u64;
+}
+
+/// The share loops (asm/copy.S, `share_*`): (x0, x1, line, x3, abort).
+/// List: x0 = first slot, x1 = pages, x3 = first destination. Runs: x0 =
+/// run array, x1 = runs, x3 unused.
+type ShareFn = unsafe extern "C" fn(u64, u64, u64, u64, *const u64) -> u64;
+
+unsafe extern "C" {
+    fn share_ind_list_copy_page(
+        slot: u64,
+        pages: u64,
+        line: u64,
+        dest: u64,
+        abort: *const u64,
+    ) -> u64;
+    fn share_ind_list_ldpq(slot: u64, pages: u64, line: u64, dest: u64, abort: *const u64) -> u64;
+    fn share_legacy_copy_page(
+        slot: u64,
+        pages: u64,
+        line: u64,
+        dest: u64,
+        abort: *const u64,
+    ) -> u64;
+    fn share_legacy_ldpq(slot: u64, pages: u64, line: u64, dest: u64, abort: *const u64) -> u64;
+    fn share_ind_list_ldpq_dc64(
+        slot: u64,
+        pages: u64,
+        line: u64,
+        dest: u64,
+        abort: *const u64,
+    ) -> u64;
+    fn share_ind_list_ldpq_dc128(
+        slot: u64,
+        pages: u64,
+        line: u64,
+        dest: u64,
+        abort: *const u64,
+    ) -> u64;
+    fn share_ind_list_mops(slot: u64, pages: u64, line: u64, dest: u64, abort: *const u64) -> u64;
+    fn share_contig_copy_page(runs: u64, n: u64, line: u64, unused: u64, abort: *const u64) -> u64;
+    fn share_contig_ldpq(runs: u64, n: u64, line: u64, unused: u64, abort: *const u64) -> u64;
+    fn share_contig_ldpq_dc64(runs: u64, n: u64, line: u64, unused: u64, abort: *const u64) -> u64;
+    fn share_contig_ldpq_dc128(runs: u64, n: u64, line: u64, unused: u64, abort: *const u64)
+    -> u64;
+    fn share_contig_mops(runs: u64, n: u64, line: u64, unused: u64, abort: *const u64) -> u64;
 }
 
 unsafe extern "C" {
@@ -308,6 +354,94 @@ pub unsafe fn run(strategy: Strategy, kernel: CopyKernel, input: Input<'_>, line
             _ => unreachable!("strategy and input disagree"),
         }
     };
+    RUNNING.set(None);
+    pages
+}
+
+/// One CPU's share of a relocation (`cpus=`), as the share loops take it.
+#[derive(Clone, Copy)]
+pub enum Share<'a> {
+    /// A slice of the shared kimage list.
+    List(ListShare),
+    /// A per-CPU run array.
+    Runs(&'a [CopyRun]),
+}
+
+impl Share<'_> {
+    /// Whether there is nothing to copy (the loop is then not called: a
+    /// list share always copies its first page).
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Share::List(l) => l.pages == 0,
+            Share::Runs(r) => r.is_empty(),
+        }
+    }
+}
+
+/// The share loop for `strategy` and `kernel` built for `line`-byte lines.
+fn share_fn(strategy: Strategy, kernel: CopyKernel, line: u64) -> ShareFn {
+    use Build::{CopyPage, LdpQ, LdpQDc64, LdpQDc128, Mops};
+    match (strategy, build(kernel, line)) {
+        (Strategy::IndList, CopyPage) => share_ind_list_copy_page,
+        (Strategy::IndList, LdpQ) => share_ind_list_ldpq,
+        (Strategy::IndList, LdpQDc64) => share_ind_list_ldpq_dc64,
+        (Strategy::IndList, LdpQDc128) => share_ind_list_ldpq_dc128,
+        (Strategy::IndList, Mops) => share_ind_list_mops,
+        (Strategy::Legacy, CopyPage) => share_legacy_copy_page,
+        (Strategy::Legacy, LdpQ) => share_legacy_ldpq,
+        (Strategy::Legacy, LdpQDc64 | LdpQDc128 | Mops) => {
+            unreachable!("the matrix runs legacy with the walker's clean only")
+        }
+        (Strategy::Contiguous, CopyPage) => share_contig_copy_page,
+        (Strategy::Contiguous, LdpQ) => share_contig_ldpq,
+        (Strategy::Contiguous, LdpQDc64) => share_contig_ldpq_dc64,
+        (Strategy::Contiguous, LdpQDc128) => share_contig_ldpq_dc128,
+        (Strategy::Contiguous, Mops) => share_contig_mops,
+    }
+}
+
+/// Copies one share with the loop for `strategy` and `kernel`; returns the
+/// pages copied (fewer than the share when `abort` was raised). Touches no
+/// state of the boot CPU: secondaries call it (`arch::smp`).
+///
+/// # Safety
+/// As [`run`]; `abort` must point at a readable word for the whole copy.
+pub unsafe fn run_share(
+    strategy: Strategy,
+    kernel: CopyKernel,
+    share: Share<'_>,
+    line: u64,
+    abort: *const u64,
+) -> u64 {
+    if share.is_empty() {
+        return 0;
+    }
+    let f = share_fn(strategy, kernel, line);
+    let (a0, a1, a3) = match (strategy, share) {
+        (Strategy::Contiguous, Share::Runs(r)) => (r.as_ptr() as u64, r.len() as u64, 0),
+        (Strategy::IndList | Strategy::Legacy, Share::List(l)) => (l.first_slot, l.pages, l.dest),
+        _ => unreachable!("strategy and share disagree"),
+    };
+    // SAFETY: the caller guarantees the share describes valid memory and
+    // `abort` stays readable; the loop's signature is ShareFn.
+    unsafe { f(a0, a1, line, a3, abort) }
+}
+
+/// [`run_share`] on the boot CPU, with the loop recorded for the fault
+/// report as [`run`] does.
+///
+/// # Safety
+/// As [`run_share`].
+pub unsafe fn run_boot_share(
+    strategy: Strategy,
+    kernel: CopyKernel,
+    share: Share<'_>,
+    line: u64,
+    abort: *const u64,
+) -> u64 {
+    RUNNING.set(Some(Running { strategy, kernel }));
+    // SAFETY: forwarded from the caller.
+    let pages = unsafe { run_share(strategy, kernel, share, line, abort) };
     RUNNING.set(None);
     pages
 }

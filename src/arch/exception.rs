@@ -139,6 +139,26 @@ pub fn set_handler(h: Handler) {
 extern "C" fn rust_exception(frame: *mut Frame, kind: u64) {
     let el = super::current_el();
     let (esr, elr, far) = syndrome(el);
+    // A secondary started for `cpus=` reports into its own slot and parks;
+    // nothing below (the boot CPU's cells, the stage's handler) is its.
+    if let Some(i) = super::smp::this_secondary() {
+        // SAFETY: the vector code passes its own stack frame.
+        let regs = unsafe { &(*frame).x };
+        super::smp::secondary_fault(
+            i,
+            super::smp::RawFault {
+                kind,
+                el: el.into(),
+                esr,
+                elr,
+                far,
+                lr: regs[30],
+                pages: regs[9],
+                dest_cursor: regs[12],
+                ..Default::default()
+            },
+        );
+    }
     let unknown =
         LocalRegisterCopy::<u64, ESR_EL1::Register>::new(esr).matches_all(ESR_EL1::EC::Unknown);
     if kind.is_multiple_of(4) && unknown && super::semihosting::probe_faulted() {

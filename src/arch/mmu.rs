@@ -154,14 +154,44 @@ fn tcr_el2(map: &BuiltMap) -> u64 {
 /// stage touches from now on (its image, stack, heap, the DTB, the
 /// console), identity for the stage itself so execution continues.
 pub unsafe fn enable(regime: Regime, map: &BuiltMap, written: &[Region]) {
+    // SAFETY: forwarded from the caller.
+    unsafe { enable_regs(regime, MmuRegs::of(regime, map), written) }
+}
+
+/// What a CPU's translation registers hold for a map: every CPU that
+/// shares the map (`cpus=`) writes the same values into its own registers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MmuRegs {
+    pub tcr: u64,
+    pub ttbr0: u64,
+}
+
+impl MmuRegs {
+    pub fn of(regime: Regime, map: &BuiltMap) -> Self {
+        MmuRegs {
+            tcr: match regime {
+                Regime::El1 => tcr_el1(map),
+                Regime::El2 => tcr_el2(map),
+            },
+            ttbr0: map.root,
+        }
+    }
+}
+
+/// [`enable`] from the register values (no allocation: secondaries call
+/// it on their own small stacks).
+///
+/// # Safety
+/// As [`enable`], for the map `regs` came from.
+pub unsafe fn enable_regs(regime: Regime, regs: MmuRegs, written: &[Region]) {
     // With the caches off nothing is dirty, so invalidating drops only
     // stale copies.
     written.iter().for_each(|r| invalidate(*r));
     match regime {
         Regime::El1 => {
             MAIR_EL1.set(MAIR_VALUE);
-            TCR_EL1.set(tcr_el1(map));
-            TTBR0_EL1.set(map.root);
+            TCR_EL1.set(regs.tcr);
+            TTBR0_EL1.set(regs.ttbr0);
             barrier::isb(barrier::SY);
             // SAFETY: invalidating TLBs and the I-cache only drops cached state.
             unsafe {
@@ -179,8 +209,8 @@ pub unsafe fn enable(regime: Regime, map: &BuiltMap, written: &[Region]) {
         }
         Regime::El2 => {
             MAIR_EL2.set(MAIR_VALUE);
-            TCR_EL2.set(tcr_el2(map));
-            TTBR0_EL2.set(map.root);
+            TCR_EL2.set(regs.tcr);
+            TTBR0_EL2.set(regs.ttbr0);
             barrier::isb(barrier::SY);
             // SAFETY: as above, for the EL2 regime.
             unsafe {
@@ -208,12 +238,22 @@ pub unsafe fn enable(regime: Regime, map: &BuiltMap, written: &[Region]) {
 /// at the same addresses, so the stage must be identity mapped.
 pub unsafe fn disable(regime: Regime, keep: &[Region]) {
     let pairs: alloc::vec::Vec<[u64; 2]> = keep.iter().map(|r| [r.start, r.end]).collect();
-    // SAFETY: the asm reads only `pairs`, cleans each range and clears
+    // SAFETY: forwarded from the caller.
+    unsafe { disable_pairs(regime, &pairs) }
+}
+
+/// [`disable`] with the ranges as `[start, end)` pairs (no allocation:
+/// secondaries call it on their own small stacks).
+///
+/// # Safety
+/// As [`disable`].
+pub unsafe fn disable_pairs(regime: Regime, keep: &[[u64; 2]]) {
+    // SAFETY: the asm reads only `keep`, cleans each range and clears
     // SCTLR M/C/I without a store in between (see asm/mmu.S).
     unsafe {
         match regime {
-            Regime::El1 => mmu_off_el1(pairs.as_ptr(), pairs.len(), dcache_line()),
-            Regime::El2 => mmu_off_el2(pairs.as_ptr(), pairs.len(), dcache_line()),
+            Regime::El1 => mmu_off_el1(keep.as_ptr(), keep.len(), dcache_line()),
+            Regime::El2 => mmu_off_el2(keep.as_ptr(), keep.len(), dcache_line()),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod mmu;
 pub mod pen;
 pub mod pmu;
 pub mod semihosting;
+pub mod smp;
 pub mod sysreg;
 
 pub use cell::BootCpuCell;
@@ -28,18 +29,18 @@ use tock_registers::interfaces::{Readable, Writeable};
 /// Image header flags: bit 0 little-endian (0), bits 1-2 page size 4K (1),
 /// bit 3 "may be placed anywhere in RAM" (1).
 const HEADER_FLAGS: u64 = (1 << 1) | (1 << 3);
-const CPACR_FPEN: u64 = CPACR_EL1::FPEN::TrapNothing.value;
+pub(crate) const CPACR_FPEN: u64 = CPACR_EL1::FPEN::TrapNothing.value;
 /// CPTR_EL2 with HCR_EL2.E2H = 0: bits 13, 12, 9 and 7:0 are RES1; TFP
 /// (bit 10) stays 0.
-const CPTR_EL2_RES1: u64 = 0x33ff;
+pub(crate) const CPTR_EL2_RES1: u64 = 0x33ff;
 const R_AARCH64_RELATIVE: u64 = 1027;
 /// SCTLR_EL1 with the MMU off: only the RES1 bits of ARMv8.0 (29, 28, 23,
 /// 22, 20, 11), like Linux's INIT_SCTLR_EL1_MMU_OFF.
-const SCTLR_EL1_MMU_OFF: u64 =
+pub(crate) const SCTLR_EL1_MMU_OFF: u64 =
     (1 << 29) | (1 << 28) | (1 << 23) | (1 << 22) | (1 << 20) | (1 << 11);
 /// SCTLR_EL2 (E2H = 0) with the MMU off: its RES1 bits (29, 28, 23, 22, 18,
 /// 16, 11, 5, 4), like Linux's INIT_SCTLR_EL2_MMU_OFF.
-const SCTLR_EL2_MMU_OFF: u64 = (1 << 29)
+pub(crate) const SCTLR_EL2_MMU_OFF: u64 = (1 << 29)
     | (1 << 28)
     | (1 << 23)
     | (1 << 22)

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use alloc::string::String;
 
-use mmu_reloc::bootargs::{SegArg, Strategy};
+use mmu_reloc::bootargs::{Inject, SegArg, Strategy};
 use mmu_reloc::exit::Error;
 use mmu_reloc::matrix::{self, Config};
 use mmu_reloc::mmu::{self, Machine, Policy};
@@ -106,8 +106,15 @@ fn pass(w: &World<'_>, last: bool) -> Result<(), Error> {
             "nothing to run: strategy=legacy runs with mmu=off and copy=copy_page or ldp-q",
         ));
     }
+    // The other CPUs (cpus=) start now, with the MMU off, once per boot.
+    let team = workload::smp::Team::start(w)?;
+    if team.is_none() && w.args.inject == Inject::SecondaryCopyFault {
+        return Err(Error::input(
+            "inject=secondary-copy-fault needs a secondary: give cpus= above 1",
+        ));
+    }
     for (n, segments) in payloads.iter().enumerate() {
-        let wl = payload(w, &configs, segments)?;
+        let wl = payload(w, &configs, segments, team.as_ref())?;
         // The next payload is prepared like the first: with the MMU off.
         if n + 1 < payloads.len() || !last {
             workload::switch(w, &wl, None);
@@ -122,13 +129,16 @@ fn payload(
     w: &World<'_>,
     configs: &[Config],
     segments: &[Segment],
+    team: Option<&workload::smp::Team>,
 ) -> Result<workload::Workload, Error> {
     let want_contig = configs
         .iter()
         .any(|c| c.strategy == Strategy::Contiguous && c.mmu);
     let mut wl = workload::prepare(w, segments, want_contig, workload::Purpose::Bench, 0)?;
-    if w.args.inject_copy_fault {
-        workload::inject_copy_fault(w, &mut wl);
+    match team {
+        None if w.args.inject == Inject::CopyFault => workload::inject_copy_fault(w, &mut wl),
+        None => {}
+        Some(t) => t.inject_list(w, &wl),
     }
     println!(
         "bench: {} MiB in {} segments, {} source pages scattered, {} list pages; {} configurations x {} trials",
@@ -146,7 +156,7 @@ fn payload(
     for trial in 0..w.args.trials {
         let events = pmu::group(&groups, trial as usize);
         for i in matrix::trial_order(configs.len(), w.args.seed, trial) {
-            let o = workload::run(w, &wl, configs[i], events)?;
+            let o = workload::run(w, &wl, configs[i], events, team)?;
             workload::record(&o, &wl, segments.len(), trial);
             samples[i].push(o);
         }

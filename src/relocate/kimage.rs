@@ -29,9 +29,9 @@ pub const IND_SOURCE: u64 = 1 << IND_SOURCE_BIT;
 /// 64-bit entries in one list page.
 pub const ENTRIES_PER_PAGE: u64 = SZ_4K / 8;
 
-const ADDR_MASK: u64 = !(SZ_4K - 1);
+pub(super) const ADDR_MASK: u64 = !(SZ_4K - 1);
 /// Entries a page holds besides its link to the next page.
-const DATA_PER_PAGE: u64 = ENTRIES_PER_PAGE - 1;
+pub(super) const DATA_PER_PAGE: u64 = ENTRIES_PER_PAGE - 1;
 
 /// List pages for this many source pages and segments (one
 /// `IND_DESTINATION` each). `IND_DONE` never needs a page of its own.

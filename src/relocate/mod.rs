@@ -56,6 +56,7 @@ mod kimage;
 mod pages;
 mod plan;
 mod segment;
+mod split;
 mod validate;
 
 #[cfg(test)]
@@ -71,6 +72,7 @@ pub use kimage::{
 pub use pages::{Order, PageAllocator, free_pages};
 pub use plan::{ContiguousPlan, CopyRun, Plan, PlanOptions, copy_contiguous};
 pub use segment::{ImageHeader, Segment, SegmentSource, synthetic_fill, synthetic_layout};
+pub use split::{ListShare, balanced, list_shares, page_slot, split_runs, walk_share};
 pub use validate::{Environment, RelocError, Validated, validate};
 
 /// One page of bytes, the unit every list entry and copy works in.

@@ -31,6 +31,7 @@ use crate::board::console::Console;
 
 pub mod containment;
 pub mod linear_map;
+pub mod smp;
 pub mod timing;
 
 pub use timing::{Cost, Sample, cost, event_groups, measure, timed};
@@ -457,6 +458,12 @@ pub struct Outcome {
     pub src_layout: &'static str,
     /// The phases around the copy, each measured on its own.
     pub phases: Phases,
+    /// How many CPUs copied (`cpus=`); `sample` spans the release of the
+    /// work to the last CPU's report, its PMU counts are the boot CPU's.
+    pub cpus: usize,
+    /// With `cpus=` above 1, each CPU's share, boot CPU first (empty for
+    /// one CPU).
+    pub shares: Vec<smp::Share>,
 }
 
 /// The cost of a run besides its copy loop (`sample`), so MMU-on
@@ -581,7 +588,15 @@ fn verify_run(wl: &Workload, c: Config, pages: u64) -> Result<u64, Error> {
 /// Ends with the linear map live.
 /// `events` is the PMU event group this run counts (see
 /// [`timing::event_groups`]).
-pub fn run(w: &World<'_>, wl: &Workload, c: Config, events: &[Event]) -> Result<Outcome, Error> {
+/// `team`: the CPUs that share the copy (`cpus=`; `None`: the boot CPU
+/// alone, the loop of today).
+pub fn run(
+    w: &World<'_>,
+    wl: &Workload,
+    c: Config,
+    events: &[Event],
+    team: Option<&smp::Team>,
+) -> Result<Outcome, Error> {
     poison(wl);
     let Setup {
         input,
@@ -596,12 +611,18 @@ pub fn run(w: &World<'_>, wl: &Workload, c: Config, events: &[Event]) -> Result<
     if let Some(m) = map.filter(|_| switched) {
         verify_live(w, m, "switched-to map")?;
     }
-    // SAFETY: the plan put every source and list page outside every
-    // destination, and destinations outside the stage, DTB and tables;
-    // the live translation (or none) reaches all of them.
-    let (pages, sample) = measure(events, || unsafe {
-        copy::run(c.strategy, c.kernel, input, wl.line)
-    });
+    let (pages, sample, shares) = match team {
+        Some(t) => t.copy(w, wl, (c.strategy, c.kernel), &input, map, events)?,
+        None => {
+            // SAFETY: the plan put every source and list page outside every
+            // destination, and destinations outside the stage, DTB and
+            // tables; the live translation (or none) reaches all of them.
+            let (pages, sample) = measure(events, || unsafe {
+                copy::run(c.strategy, c.kernel, input, wl.line)
+            });
+            (pages, sample, Vec::new())
+        }
+    };
     let ((), finish) = cost(hw::invalidate_icache_all);
     if switched || !c.mmu {
         switch(w, wl, Some(&wl.linear));
@@ -623,6 +644,8 @@ pub fn run(w: &World<'_>, wl: &Workload, c: Config, events: &[Event]) -> Result<
             finish,
             verify,
         },
+        cpus: team.map_or(1, |t| t.cpus()),
+        shares,
     })
 }
 
@@ -630,8 +653,7 @@ pub fn run(w: &World<'_>, wl: &Workload, c: Config, events: &[Event]) -> Result<
 /// end of RAM (unmapped, and not memory at all), so the loop
 /// takes a data abort with the MMU on or off.
 pub fn inject_copy_fault(w: &World<'_>, wl: &mut Workload) {
-    let top = w.platform.ram.iter().map(|r| r.end).max().unwrap_or(0);
-    let hole = region::align_up(top, SZ_1G).unwrap_or(top) + SZ_1G;
+    let hole = fault_hole(w);
     // The list: the third IND_SOURCE entry of the first list page, so two
     // pages are complete when the loop faults.
     let mut mem = IdentityMem;
@@ -657,6 +679,14 @@ pub fn inject_copy_fault(w: &World<'_>, wl: &mut Workload) {
     }
 }
 
+/// Where `inject=` points a source: past the end of RAM (unmapped, and
+/// not memory at all), so the copy loop takes a data abort with the MMU
+/// on or off.
+fn fault_hole(w: &World<'_>) -> u64 {
+    let top = w.platform.ram.iter().map(|r| r.end).max().unwrap_or(0);
+    region::align_up(top, SZ_1G).unwrap_or(top) + SZ_1G
+}
+
 fn largest_leaf(m: &BuiltMap) -> u64 {
     m.leaf_counts
         .iter()
@@ -680,6 +710,15 @@ fn first_bad_byte(wl: &Workload, page: u64) -> Option<u64> {
         .map(|o| page + o as u64)
 }
 
+/// `[a,b,...]` for a record field.
+fn json_list(w: &mut dyn core::fmt::Write, it: impl Iterator<Item = u64>) -> core::fmt::Result {
+    w.write_char('[')?;
+    for (k, x) in it.enumerate() {
+        write!(w, "{}{x}", if k == 0 { "" } else { "," })?;
+    }
+    w.write_char(']')
+}
+
 /// The `result` record of one run.
 pub fn record(o: &Outcome, wl: &Workload, segments: usize, trial: u32) {
     let mut console = Console;
@@ -695,6 +734,7 @@ pub fn record(o: &Outcome, wl: &Workload, segments: usize, trial: u32) {
         .u64("bytes", wl.bytes)
         .u64("pages", o.pages)
         .u64("segments", segments as u64)
+        .u64("cpus", o.cpus as u64)
         .u64("trial", trial as u64)
         .bool("warmup", matrix::is_warmup(trial))
         .u64("ns", o.sample.ns)
@@ -711,6 +751,20 @@ pub fn record(o: &Outcome, wl: &Workload, segments: usize, trial: u32) {
         .opt_u64("final_insns", p.finish.insns)
         .u64("verify_ns", p.verify.ns)
         .opt_u64("verify_insns", p.verify.insns);
+    // cpus= above 1: each CPU's pages and, where every CPU's PMU counted
+    // them, its instructions (boot CPU first).
+    let r = if o.shares.is_empty() {
+        r
+    } else {
+        r.json("share_pages", |v| {
+            json_list(v, o.shares.iter().map(|s| s.0))
+        })
+    };
+    let insns: Option<Vec<u64>> = o.shares.iter().map(|s| s.1).collect();
+    let r = match insns.filter(|v| !v.is_empty()) {
+        Some(v) => r.json("share_insns", |w| json_list(w, v.iter().copied())),
+        None => r,
+    };
     // An Outcome exists only for a run that verified.
     r.bool("verified", true)
         .u64("guard_bytes_checked", o.guard_bytes)

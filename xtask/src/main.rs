@@ -8,6 +8,7 @@
 //!   cargo xtask map-scale [--quick]    linear-map build time against RAM size
 //!   cargo xtask model-study [--update-readme]  the model's calibration (MODELLED)
 //!   cargo xtask sdcard [OPTIONS]       a Raspberry Pi 4 boot partition
+//!   cargo xtask scaling [OPTIONS]      cpus=1 against cpus=2 (-smp 2)
 //!
 //!   cargo xtask run [--model M] [QEMU-ARGS]  one boot with the model plugin
 //! One boot by hand is `cargo run --release [-- QEMU-ARGS]` (the root
@@ -21,13 +22,15 @@ mod modelstudy;
 mod output;
 mod plots;
 mod run;
+mod scaling;
 mod sdcard;
 mod study;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <bench|report|run|test|map-scale|model-study|sdcard> [options]
+const USAGE: &str =
+    "usage: cargo xtask <bench|report|run|test|map-scale|model-study|sdcard|scaling> [options]
   bench      the A/B study: exact instruction counts (-icount) and wall-clock
              boots with bootstrap intervals; files under target/bench/<time>/
              --quick             a small matrix (seconds; used by the tests)
@@ -61,7 +64,10 @@ const USAGE: &str = "usage: cargo xtask <bench|report|run|test|map-scale|model-s
   map-scale  [--quick]: linear map build time and tables against RAM size
   sdcard     [--bootargs \"ARGS\"] [--initramfs FILE] [--out DIR] [--size MIB]:
              a Raspberry Pi 4 boot partition: target/sdcard/boot/ and
-             target/sdcard/sdcard.img (MBR + FAT32), checked after writing";
+             target/sdcard/sdcard.img (MBR + FAT32), checked after writing
+  scaling    [--boots N] [--trials N] [--size S] [--icount-size S]: a relocation on
+             1 and 2 CPUs (cpus=, -smp 2): wall-clock with multi-threaded TCG and
+             bootstrap intervals, per-CPU instruction counts under -icount";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -78,6 +84,7 @@ fn main() -> ExitCode {
         "model-study" => modelstudy::main(rest),
         "sdcard" => sdcard::main(rest),
         "run" => run::main(rest),
+        "scaling" => scaling::main(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(0)
