@@ -17,14 +17,14 @@
 //! inline add per block.
 
 use std::ffi::CString;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use qemu_plugin::{
-    Args, CallbackFlags, HasCallbacks, Info, MemRW, PluginId, PluginOp, Register,
-    RegisterDescriptor, TranslationBlock, VCPUIndex, qemu_plugin_get_registers, register,
+    Args, CallbackFlags, HasCallbacks, Info, MemRW, PluginId, Register, RegisterDescriptor,
+    TranslationBlock, VCPUIndex, qemu_plugin_get_registers, register,
 };
-use qemu_plugin_sys::{GByteArray, qemu_plugin_scoreboard, qemu_plugin_u64};
+use qemu_plugin_sys::GByteArray;
 
 use crate::core::{Core, Translation};
 use crate::decode::{Op, decode};
@@ -146,25 +146,33 @@ fn load_ranges(lo: u64, hi: u64) {
     }
 }
 
-/// Per-vCPU running instruction totals per split class (a QEMU
-/// scoreboard of `[u64; CLASSES]`, added to inline by every block).
-static SCORE: AtomicUsize = AtomicUsize::new(0);
-
-fn score_entry(class: usize) -> qemu_plugin_u64 {
-    qemu_plugin_u64 {
-        score: SCORE.load(Ordering::Relaxed) as *mut qemu_plugin_scoreboard,
-        offset: class * 8,
-    }
-}
+/// Per-vCPU running instruction totals per split class, added to by a
+/// callback at the start of every block with the block's counts.
+///
+/// Not QEMU's inline per-vCPU scoreboard adds: with them, a second vCPU
+/// started late (PSCI CPU_ON, `cpus=2` on virt) aborted QEMU 10.0.2
+/// (`arm_mmu_idx_el: code should not be reached`) and on raspi4b
+/// (`cpus=4`) a contiguous copy failed verification; the same boots pass
+/// with a callback. A callback also always gets the executing vCPU's
+/// index (inline code translated without CF_PARALLEL bakes in the
+/// translating vCPU's).
+static TOTALS: OnceLock<Vec<[AtomicU64; CLASSES]>> = OnceLock::new();
 
 fn totals(vcpu: VCPUIndex) -> [u64; CLASSES] {
-    let mut t = [0; CLASSES];
-    for (c, v) in t.iter_mut().enumerate() {
-        // SAFETY: the scoreboard was created at install and lives as long
-        // as the plugin; QEMU sizes it to every vCPU.
-        *v = unsafe { qemu_plugin_sys::qemu_plugin_u64_get(score_entry(c), vcpu) };
+    TOTALS
+        .get()
+        .and_then(|t| t.get(vcpu as usize))
+        .map_or([0; CLASSES], |t| {
+            t.each_ref().map(|c| c.load(Ordering::Relaxed))
+        })
+}
+
+fn add_totals(vcpu: VCPUIndex, counts: &[u64; CLASSES]) {
+    if let Some(t) = TOTALS.get().and_then(|t| t.get(vcpu as usize)) {
+        for (c, k) in t.iter().zip(counts) {
+            c.fetch_add(*k, Ordering::Relaxed);
+        }
     }
-    t
 }
 
 struct Vcpu {
@@ -347,9 +355,7 @@ impl Register for Model {
         if MODEL.load(Ordering::Relaxed) {
             out(&format!("{}\n", params.json()));
         }
-        // SAFETY: a new scoreboard of one [u64; CLASSES] per vCPU, never freed.
-        let score = unsafe { qemu_plugin_sys::qemu_plugin_scoreboard_new(8 * CLASSES) };
-        SCORE.store(score as usize, Ordering::Relaxed);
+        let _ = TOTALS.set((0..n).map(|_| Default::default()).collect());
         let _ = STATE.set(State {
             params,
             vcpus: (0..n).map(|_| Mutex::new(None)).collect(),
@@ -494,14 +500,10 @@ impl HasCallbacks for Model {
                 MemRW::QEMU_PLUGIN_MEM_RW,
             );
         }
-        for (c, k) in per_class.into_iter().enumerate().filter(|(_, k)| *k > 0) {
-            qemu_plugin::qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu(
-                tb.clone(),
-                PluginOp::QEMU_PLUGIN_INLINE_ADD_U64,
-                score_entry(c),
-                k,
-            );
-        }
+        tb.register_execute_callback_flags(
+            move |vcpu| add_totals(vcpu, &per_class),
+            CallbackFlags::QEMU_PLUGIN_CB_NO_REGS,
+        );
         Ok(())
     }
 }
