@@ -138,6 +138,10 @@ pub struct Work {
     /// The map to run under (`None`: MMU off).
     pub map: Option<MmuRegs>,
     pub regime: Regime,
+    /// The run's id for the model plugin's markers (`arch::model_mark`),
+    /// set around this CPU's share as the boot CPU sets them around its
+    /// own, outside the PMU window.
+    pub run: u64,
 }
 
 struct Command {
@@ -504,11 +508,13 @@ fn run(i: usize, seq: u64, work: Work) {
         _ => Share::List(work.list),
     };
     SLOTS.copying[i].0.store(1, Ordering::Relaxed);
+    super::model_mark(true, work.run);
     // SAFETY: the boot CPU planned the share outside everything in use
     // and keeps it alive until this CPU reports IDLE.
     let (pages, insns) = count_insns(true, || unsafe {
         copy::run_share(work.strategy, work.kernel, share, work.line, abort_word())
     });
+    super::model_mark(false, work.run);
     SLOTS.copying[i].0.store(0, Ordering::Relaxed);
     // SAFETY: only this CPU writes its status.
     unsafe {

@@ -31,7 +31,8 @@ use crate::arch::smp::{self, RawFault, state};
 use crate::arch::{self, copy, mmu as hw};
 use crate::println;
 
-use super::{Sample, Workload, World, measure};
+use super::timing::measure_marked;
+use super::{Sample, Workload, World};
 
 /// How long a started CPU may take to arrive, or to answer a command.
 const ANSWER_NS: u64 = 5_000_000_000;
@@ -312,6 +313,8 @@ impl Team {
         let seq = self.seq.get() + 1;
         self.seq.set(seq);
         smp::clear_abort();
+        // The id `measure_marked` below gives this run.
+        let run = super::timing::next_run();
         for i in 1..n {
             let (list, runs) = match share(i) {
                 copy::Share::List(l) => (l, (0, 0)),
@@ -325,6 +328,7 @@ impl Team {
                 line: wl.line,
                 map: regs,
                 regime: self.regime,
+                run,
             };
             smp::command(i, seq, smp::OP_RUN, Some(work));
         }
@@ -336,7 +340,7 @@ impl Team {
         }
         let pages_max = balanced(wl.bytes / mmu_reloc::region::SZ_4K, n)[0].end;
         let share_ns = SHARE_NS + pages_max * PAGE_NS;
-        let (done, sample) = measure(events, || {
+        let (done, sample) = measure_marked(events, false, || {
             smp::release(seq);
             let boot_share = || {
                 // SAFETY: as the single-CPU run: every source and list page
@@ -347,11 +351,15 @@ impl Team {
                 }
             };
             // Counter 0 counts INST_RETIRED in every group that has it.
+            // The model plugin's markers go round this CPU's share, as
+            // each secondary's go round its own.
+            crate::arch::model_mark(true, run);
             let own = if events.first() == Some(&INST_RETIRED) {
                 smp::count_insns(false, boot_share)
             } else {
                 (boot_share(), 0)
             };
+            crate::arch::model_mark(false, run);
             let mut states = alloc::vec![state::DONE; n];
             for (i, st) in states.iter_mut().enumerate().skip(1) {
                 *st = self.wait(

@@ -76,6 +76,12 @@ pub fn cost<R>(f: impl FnOnce() -> R) -> (R, Cost) {
 /// The last run id handed out by [`measure`].
 static LAST_RUN: BootCpuCell<u64> = BootCpuCell::new(0);
 
+/// The id the next [`measure`] gives its run: secondaries of a run on
+/// several CPUs (`cpus=`) mark their shares with it for the model plugin.
+pub fn next_run() -> u64 {
+    LAST_RUN.get() + 1
+}
+
 /// The PMU event groups of a benchmark, planned once from what the CPU
 /// implements; trial `t` counts `plan::group(&groups, t)`.
 pub fn event_groups() -> alloc::vec::Vec<alloc::vec::Vec<Event>> {
@@ -87,9 +93,19 @@ pub fn event_groups() -> alloc::vec::Vec<alloc::vec::Vec<Event>> {
 /// inside the model plugin's run markers (outside the PMU window, so
 /// counts do not move).
 pub fn measure<R>(group: &[Event], f: impl FnOnce() -> R) -> (R, Sample) {
+    measure_marked(group, true, f)
+}
+
+/// [`measure`], with the model plugin's run markers only if `mark`: a run
+/// on several CPUs (`cpus=`) marks each CPU's own share instead, so that
+/// the plugin's per-vCPU figures are the shares alone, not the boot
+/// CPU's wait for the others.
+pub fn measure_marked<R>(group: &[Event], mark: bool, f: impl FnOnce() -> R) -> (R, Sample) {
     let run = LAST_RUN.get() + 1;
     LAST_RUN.set(run);
-    arch::model_mark(true, run);
+    if mark {
+        arch::model_mark(true, run);
+    }
     let n = pmu::start(group);
     let (mut e0, mut e1) = ([0u64; MAX_COUNTERS], [0u64; MAX_COUNTERS]);
     let cy0 = pmu::read(&mut e0[..n], true);
@@ -97,7 +113,9 @@ pub fn measure<R>(group: &[Event], f: impl FnOnce() -> R) -> (R, Sample) {
     let r = f();
     let t1 = arch::counter();
     let cy1 = pmu::read(&mut e1[..n], false);
-    arch::model_mark(false, run);
+    if mark {
+        arch::model_mark(false, run);
+    }
     let mut counts = [0u64; MAX_COUNTERS];
     for (d, (a, b)) in counts.iter_mut().zip(e0.iter().zip(&e1)) {
         *d = b.wrapping_sub(*a);

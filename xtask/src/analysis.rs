@@ -173,21 +173,32 @@ impl Split {
 
 /// One boot's `split` lines by the stage's run id (only those whose copy
 /// ranges the plugin knew).
+/// With `cpus=` each secondary reports its share under the same id: the
+/// boot CPU's (the lowest vCPU) is the run's, as its PMU count is.
 pub fn splits(records: &[Value]) -> BTreeMap<u64, Split> {
-    records
+    let mut out: BTreeMap<u64, (u64, Split)> = BTreeMap::new();
+    for r in records
         .iter()
         .filter(|r| r["record"] == "split" && r["copy_ranges"].as_u64().unwrap_or(0) > 0)
-        .filter_map(|r| {
-            Some((
-                r["run"].as_u64()?,
-                Split {
-                    walk: r["split_walk"].as_u64()?,
-                    copy: r["split_copy"].as_u64()?,
-                    cmo: r["split_cmo"].as_u64()?,
-                },
-            ))
-        })
-        .collect()
+    {
+        let (Some(run), Some(walk), Some(copy), Some(cmo)) = (
+            r["run"].as_u64(),
+            r["split_walk"].as_u64(),
+            r["split_copy"].as_u64(),
+            r["split_cmo"].as_u64(),
+        ) else {
+            continue;
+        };
+        let vcpu = r["vcpu"].as_u64().unwrap_or(0);
+        let s = Split { walk, copy, cmo };
+        match out.get(&run) {
+            Some((v, _)) if *v <= vcpu => {}
+            _ => {
+                out.insert(run, (vcpu, s));
+            }
+        }
+    }
+    out.into_iter().map(|(run, (_, s))| (run, s)).collect()
 }
 
 /// A `result` record with where it came from.

@@ -103,13 +103,32 @@ pub fn loaded(records: &[Value]) -> bool {
     records.iter().any(|r| r["record"] == "model_params")
 }
 
-/// One boot's `model` lines by the stage's run id.
+/// One boot's `model` lines by the stage's run id: the boot CPU's (the
+/// lowest vCPU that reported the run; with `cpus=` each secondary reports
+/// its own share under the same id, see [`per_vcpu`]).
 pub fn join(records: &[Value]) -> BTreeMap<u64, Value> {
-    records
+    per_vcpu(records)
+        .into_iter()
+        .filter_map(|(run, by_vcpu)| Some((run, by_vcpu.into_values().next()?)))
+        .collect()
+}
+
+/// One boot's `model` lines by run id, then by vCPU.
+pub fn per_vcpu(records: &[Value]) -> BTreeMap<u64, BTreeMap<u64, Value>> {
+    let mut out: BTreeMap<u64, BTreeMap<u64, Value>> = BTreeMap::new();
+    for r in records
         .iter()
         .filter(|r| r["record"] == "model" && r["modelled"] == true)
-        .filter_map(|r| Some((r["run"].as_u64()?, r.clone())))
-        .collect()
+    {
+        if let Some(run) = r["run"].as_u64() {
+            let vcpu = r["vcpu"].as_u64().unwrap_or(0);
+            out.entry(run)
+                .or_default()
+                .entry(vcpu)
+                .or_insert_with(|| r.clone());
+        }
+    }
+    out
 }
 
 /// Modelled figures of one configuration.

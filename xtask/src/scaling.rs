@@ -14,6 +14,19 @@
 //!   `cpus=2`: each CPU's INST_RETIRED over its own share (`share_insns`
 //!   of the `result` record), per page, and whether the two are within 1%
 //!   of each other; and one `cpus=1` boot for the single-CPU count.
+//! - Modelled (`--model a72` by default, `--model none` to skip): one
+//!   `cpus=2` boot with the model plugin, which keeps a TLB, cache and
+//!   prefetcher model per vCPU; each CPU marks its own share, so the
+//!   plugin reports each CPU's modelled instructions and cycles. This
+//!   boot runs multi-threaded TCG, not icount: with a single TCG thread
+//!   QEMU 10.0 hands plugin callbacks the index of the vCPU that
+//!   translated a block, not of the one running it (accel/tcg/plugin-gen.c
+//!   `gen_cpu_index` without CF_PARALLEL), so a share run on code the
+//!   other CPU translated would be charged to the wrong model. The share's
+//!   instruction stream, hence its model, does not depend on timing. A
+//!   model: the CPUs share no cache level and no bus in it (no contention
+//!   term), so it says what each CPU's share costs alone, not what two
+//!   CPUs achieve together.
 
 use std::time::Duration;
 
@@ -31,6 +44,7 @@ struct Options {
     trials: u32,
     size: String,
     icount_size: String,
+    model: Option<crate::model::Spec>,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -48,6 +62,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         trials: num(take_opt(&mut a, "--trials")?, 6, "--trials")? as u32,
         size: take_opt(&mut a, "--size")?.unwrap_or_else(|| "16M".into()),
         icount_size: take_opt(&mut a, "--icount-size")?.unwrap_or_else(|| "4M".into()),
+        model: crate::model::parse_spec(&take_opt(&mut a, "--model")?.unwrap_or("a72".into()))?,
     };
     if o.trials < 2 {
         return Err("scaling: --trials needs 2 or more (the first is a warm-up)".into());
@@ -251,5 +266,72 @@ pub fn main(args: &[String]) -> Result<u8, String> {
     if !all_within {
         println!("note: the CPUs' counts differ by more than 1%");
     }
+    if let Some(spec) = &o.model {
+        eprintln!("scaling: model boot");
+        let mut args = crate::model::qemu_args(&crate::model::prepare()?, &spec.args);
+        args.extend(["-accel", "tcg,thread=multi"].map(String::from));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = boot(
+            &image,
+            &args,
+            &format!("size={} trials=2 copy={COPY} mmu=on cpus=2", o.icount_size),
+        )?;
+        modelled(&r, &spec.label, &o.icount_size)?;
+    }
     Ok(0)
+}
+
+/// Per CPU of the `cpus=2` model boot's last counted run of each
+/// strategy: its pages and the plugin's modelled instructions and cycles.
+fn modelled(two: &Run, label: &str, size: &str) -> Result<(), String> {
+    let models = crate::model::per_vcpu(&two.records);
+    println!();
+    println!(
+        "MODELLED ({label} preset; each CPU's share on its own model, no shared cache or bus contention term), {size} payload, cpus=2, multi-threaded TCG:"
+    );
+    println!(
+        "{:<11} {:>4} {:>8} {:>14} {:>16} {:>12} {:>10}",
+        "strategy", "cpu", "pages", "model insns", "model cycles", "cycles/page", "L1D miss"
+    );
+    for name in STRATEGIES {
+        let v = results(two)
+            .filter(|v| v["strategy"] == name && v["warmup"] == false)
+            .last()
+            .ok_or(format!(
+                "scaling: no counted {name} result in the model boot"
+            ))?;
+        let run = v["run"]
+            .as_u64()
+            .ok_or(format!("scaling: the {name} result has no run id: {v}"))?;
+        let pages: Vec<u64> = v["share_pages"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_u64).collect())
+            .unwrap_or_default();
+        let by_vcpu = models.get(&run).ok_or(format!(
+            "scaling: the plugin reported no model for run {run}"
+        ))?;
+        if by_vcpu.len() != pages.len() {
+            return Err(format!(
+                "scaling: run {run}: the plugin modelled {} CPU(s), the stage reports {} shares",
+                by_vcpu.len(),
+                pages.len()
+            ));
+        }
+        for (cpu, m) in by_vcpu.values().enumerate() {
+            let cycles = m["model_cycles"].as_f64().unwrap_or(0.0);
+            let p = pages[cpu].max(1);
+            println!(
+                "{:<11} {:>4} {:>8} {:>14} {:>16.0} {:>12.1} {:>10}",
+                name,
+                cpu,
+                p,
+                m["model_insns"].as_u64().unwrap_or(0),
+                cycles,
+                cycles / p as f64,
+                m["model_l1d_misses"].as_u64().unwrap_or(0),
+            );
+        }
+    }
+    println!("(modelled by the plugin, not measured: a model of each share alone)");
+    Ok(())
 }
