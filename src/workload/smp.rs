@@ -208,6 +208,52 @@ impl Team {
         self.mpidrs.len()
     }
 
+    /// MPIDR affinity by CPU number (0: the boot CPU).
+    pub fn mpidrs(&self) -> &[u64] {
+        &self.mpidrs
+    }
+
+    /// How long the final copy of `mode=boot` may take once the boot CPU
+    /// copied its share: as a share of a benchmark run of `pages` pages.
+    pub fn final_ns(pages: u64) -> u64 {
+        SHARE_NS + pages * PAGE_NS
+    }
+
+    /// `mode=boot`: sends every secondary to its hand-off routine with
+    /// `work(i)` and waits (bounded) until `arrived(i)` says it runs there,
+    /// so that no CPU executes the stage once the final copy starts. A
+    /// fault on the way is reported as in a run.
+    pub fn hand_off(
+        &self,
+        (strategy, kernel): (Strategy, CopyKernel),
+        work: impl Fn(usize) -> smp::Work,
+        arrived: impl Fn(usize) -> bool,
+    ) -> Result<(), Error> {
+        let seq = self.seq.get() + 1;
+        self.seq.set(seq);
+        for i in 1..self.cpus() {
+            smp::command(i, seq, smp::OP_HANDOFF, Some(work(i)));
+        }
+        for i in 1..self.cpus() {
+            let there = bounded(ANSWER_NS, || match smp::status(i) {
+                (s, state::FAULT) if s == seq => Some(false),
+                _ => arrived(i).then_some(true),
+            });
+            match there {
+                Some(true) => {}
+                Some(false) => return Err(self.fault_error(i, (strategy, kernel), (0, 0))),
+                None => {
+                    return Err(self.silent(
+                        i,
+                        "reach its hand-off routine",
+                        ExitStatus::Verify,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Waits until CPU `i` reports one of `want` (or FAULT) for run `seq`.
     fn wait(&self, i: usize, seq: u64, want: &[u64], ns: u64, what: &str) -> Result<u64, Error> {
         bounded(ns, || match smp::status(i) {
@@ -325,6 +371,7 @@ impl Team {
                 line: wl.line,
                 map: regs,
                 regime: self.regime,
+                jump: None,
             };
             smp::command(i, seq, smp::OP_RUN, Some(work));
         }
@@ -456,7 +503,11 @@ impl Drop for Team {
         let mut parked = 0;
         for i in 1..self.cpus() {
             match smp::status(i).1 {
-                state::FAULT | state::PARKED | state::BAD_EL | state::OFFLINE => continue,
+                state::FAULT
+                | state::PARKED
+                | state::BAD_EL
+                | state::OFFLINE
+                | state::HANDED => continue,
                 _ => smp::command(i, seq, smp::OP_PARK, None),
             }
             match self.wait(i, seq, &[state::PARKED], ANSWER_NS, "park") {
