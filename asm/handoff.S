@@ -44,11 +44,16 @@
 
     .text
 
-    .macro HANDOFF name, walk, copy, fused=0
+// The start of a routine the stage copies: [\name, \name_end).
+    .macro ROUTINE name
     .global \name
     .global \name\()_end
     .balign 16
 \name:
+    .endm
+
+    .macro HANDOFF name, walk, copy, fused=0
+    ROUTINE \name
     mov     x20, x3
     mov     x21, x4
     \walk \copy, \fused             // destinations cleaned to the PoC
@@ -115,10 +120,7 @@
 
 // The boot CPU's routine for a hand-off on several CPUs (see the top).
     .macro HANDOFF_SMP name, walk, copy, fused=0
-    .global \name
-    .global \name\()_end
-    .balign 16
-\name:
+    ROUTINE \name
     mov     x19, x4
     ldp     x20, x21, [x19, #{FP_DTB}]      // DTB, entry
     ldr     x22, [x19, #{FP_GO}]
@@ -188,10 +190,7 @@
 
 // A secondary's routine for a hand-off on several CPUs (see the top).
     .macro HANDOFF_SHARE name, walk, copy, fused=0
-    .global \name
-    .global \name\()_end
-    .balign 16
-\name:
+    ROUTINE \name
     mov     x22, x5
     mov     x23, x6
     mov     x24, x7
@@ -228,31 +227,22 @@ handoff_vectors:
     .endr
 handoff_vectors_end:
 
-    HANDOFF handoff_ind_list_copy_page, IND_LIST_WALK, COPY_PAGE_LINUX
-    HANDOFF handoff_ind_list_ldpq, IND_LIST_WALK, COPY_PAGE_LDPQ
-    HANDOFF handoff_contig_copy_page, CONTIG_WALK, COPY_PAGE_LINUX
-    HANDOFF handoff_contig_ldpq, CONTIG_WALK, COPY_PAGE_LDPQ
-    HANDOFF handoff_ind_list_ldpq_dc64, IND_LIST_WALK, COPY_PAGE_LDPQ_DC64, 1
-    HANDOFF handoff_ind_list_ldpq_dc128, IND_LIST_WALK, COPY_PAGE_LDPQ_DC128, 1
-    HANDOFF handoff_contig_ldpq_dc64, CONTIG_WALK, COPY_PAGE_LDPQ_DC64, 1
-    HANDOFF handoff_contig_ldpq_dc128, CONTIG_WALK, COPY_PAGE_LDPQ_DC128, 1
-    HANDOFF handoff_ind_list_mops, IND_LIST_WALK, COPY_PAGE_MOPS
-    HANDOFF handoff_contig_mops, CONTIG_WALK, COPY_PAGE_MOPS
-
-// The same kernels for a hand-off on several CPUs: the boot CPU's routine
-// and the secondaries' over the share walkers.
-    .macro HANDOFF_PAIR suffix, walk, copy, fused=0
-    HANDOFF_SMP handoff_smp_\suffix, \walk, \copy, \fused
-    HANDOFF_SHARE handoff_share_\suffix, \walk, \copy, \fused
+// Each kernel three ways: alone (handoff_*), and for a hand-off on
+// several CPUs the boot CPU's routine (handoff_smp_*) and the
+// secondaries' (handoff_share_*) over the share walkers.
+    .macro HANDOFFS suffix, walk, share, copy, fused=0
+    HANDOFF handoff_\suffix, \walk, \copy, \fused
+    HANDOFF_SMP handoff_smp_\suffix, \share, \copy, \fused
+    HANDOFF_SHARE handoff_share_\suffix, \share, \copy, \fused
     .endm
 
-    HANDOFF_PAIR ind_list_copy_page, IND_LIST_SHARE, COPY_PAGE_LINUX
-    HANDOFF_PAIR ind_list_ldpq, IND_LIST_SHARE, COPY_PAGE_LDPQ
-    HANDOFF_PAIR contig_copy_page, CONTIG_SHARE, COPY_PAGE_LINUX
-    HANDOFF_PAIR contig_ldpq, CONTIG_SHARE, COPY_PAGE_LDPQ
-    HANDOFF_PAIR ind_list_ldpq_dc64, IND_LIST_SHARE, COPY_PAGE_LDPQ_DC64, 1
-    HANDOFF_PAIR ind_list_ldpq_dc128, IND_LIST_SHARE, COPY_PAGE_LDPQ_DC128, 1
-    HANDOFF_PAIR contig_ldpq_dc64, CONTIG_SHARE, COPY_PAGE_LDPQ_DC64, 1
-    HANDOFF_PAIR contig_ldpq_dc128, CONTIG_SHARE, COPY_PAGE_LDPQ_DC128, 1
-    HANDOFF_PAIR ind_list_mops, IND_LIST_SHARE, COPY_PAGE_MOPS
-    HANDOFF_PAIR contig_mops, CONTIG_SHARE, COPY_PAGE_MOPS
+    HANDOFFS ind_list_copy_page, IND_LIST_WALK, IND_LIST_SHARE, COPY_PAGE_LINUX
+    HANDOFFS ind_list_ldpq, IND_LIST_WALK, IND_LIST_SHARE, COPY_PAGE_LDPQ
+    HANDOFFS contig_copy_page, CONTIG_WALK, CONTIG_SHARE, COPY_PAGE_LINUX
+    HANDOFFS contig_ldpq, CONTIG_WALK, CONTIG_SHARE, COPY_PAGE_LDPQ
+    HANDOFFS ind_list_ldpq_dc64, IND_LIST_WALK, IND_LIST_SHARE, COPY_PAGE_LDPQ_DC64, 1
+    HANDOFFS ind_list_ldpq_dc128, IND_LIST_WALK, IND_LIST_SHARE, COPY_PAGE_LDPQ_DC128, 1
+    HANDOFFS contig_ldpq_dc64, CONTIG_WALK, CONTIG_SHARE, COPY_PAGE_LDPQ_DC64, 1
+    HANDOFFS contig_ldpq_dc128, CONTIG_WALK, CONTIG_SHARE, COPY_PAGE_LDPQ_DC128, 1
+    HANDOFFS ind_list_mops, IND_LIST_WALK, IND_LIST_SHARE, COPY_PAGE_MOPS
+    HANDOFFS contig_mops, CONTIG_WALK, CONTIG_SHARE, COPY_PAGE_MOPS

@@ -4,15 +4,17 @@
 //! a control area outside every destination, because the destination may
 //! cover the stage itself. The payload is an arm64 Image, a raw blob at
 //! `dest=`, or a FIT image (`fit`: kernel, ramdisk and maybe a device tree).
+//! With `cpus=` above 1 the final copy is split across the CPUs, each
+//! running its part from the control area (`final_on_team`).
 
 use alloc::vec::Vec;
 
 use mmu_reloc::bootargs::{CopyKernel, Strategy};
 use mmu_reloc::fdt::{self, Fdt};
 use mmu_reloc::fit as fit_image;
+use mmu_reloc::platform;
 use mmu_reloc::record::Record;
 use mmu_reloc::region::{self, Region, SZ_2M, SZ_4K};
-use mmu_reloc::platform;
 use mmu_reloc::relocate::{CopyRun, ImageHeader, ListShare, Segment, SegmentSource, split_runs};
 
 use core::convert::Infallible;
@@ -430,7 +432,9 @@ fn final_on_team(
     };
     for (i, &mpidr) in team.mpidrs().iter().enumerate().skip(1) {
         let (ack, psci) = pen.ack_of(mpidr).ok_or_else(|| {
-            Error::input(format_args!("cpus=: CPU {mpidr:#x} has no entry in the pen"))
+            Error::input(format_args!(
+                "cpus=: CPU {mpidr:#x} has no entry in the pen"
+            ))
         })?;
         sync.params.cpus[i - 1] = copy::FinalCpu {
             done: word(&sync.done[i]),
@@ -482,14 +486,7 @@ fn final_on_team(
     // SAFETY: as the single-CPU hand-off; every secondary runs its routine
     // in the control area (arrived) and waits for the go word the routine
     // writes; the parameter block is filled and cleaned.
-    unsafe {
-        copy::handoff_smp(
-            c.code_at,
-            own,
-            wl.line,
-            &raw const sync.params as u64,
-        )
-    }
+    unsafe { copy::handoff_smp(c.code_at, own, wl.line, &raw const sync.params as u64) }
 }
 
 /// Each CPU's share of the final copy.

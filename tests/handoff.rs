@@ -505,9 +505,7 @@ fn self_checking_blob(data_bytes: usize, seed: u64, wrong_hash: bool) -> Vec<u8>
             x
         })
         .collect();
-    let hash = data
-        .iter()
-        .fold(0u64, |h, &w| (h ^ w).wrapping_mul(K));
+    let hash = data.iter().fold(0u64, |h, &w| (h ^ w).wrapping_mul(K));
     let mut blob = common::words(&CODE);
     let consts = [
         data.len() as u64,
@@ -555,7 +553,11 @@ fn check_blob(run: &common::Run, strategy: &str) {
     assert!(warnings.is_empty(), "{warnings:?}");
     let states: Vec<&str> = cpus.iter().map(|c| c["state"].as_str().unwrap()).collect();
     assert_eq!(states, ["final-copy"; 3], "{cpus:?}");
-    assert!(!run.output.contains("\"record\":\"error\""), "{}", run.output);
+    assert!(
+        !run.output.contains("\"record\":\"error\""),
+        "{}",
+        run.output
+    );
 }
 
 #[test]

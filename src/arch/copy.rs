@@ -370,40 +370,76 @@ pub fn handoff_smp_code(
     use Strategy::{Contiguous, IndList};
     match (strategy, build(kernel, line)) {
         (IndList, CopyPage) => (
-            routine!(handoff_smp_ind_list_copy_page, handoff_smp_ind_list_copy_page_end),
-            routine!(handoff_share_ind_list_copy_page, handoff_share_ind_list_copy_page_end),
+            routine!(
+                handoff_smp_ind_list_copy_page,
+                handoff_smp_ind_list_copy_page_end
+            ),
+            routine!(
+                handoff_share_ind_list_copy_page,
+                handoff_share_ind_list_copy_page_end
+            ),
         ),
         (IndList, LdpQ) => (
             routine!(handoff_smp_ind_list_ldpq, handoff_smp_ind_list_ldpq_end),
             routine!(handoff_share_ind_list_ldpq, handoff_share_ind_list_ldpq_end),
         ),
         (IndList, LdpQDc64) => (
-            routine!(handoff_smp_ind_list_ldpq_dc64, handoff_smp_ind_list_ldpq_dc64_end),
-            routine!(handoff_share_ind_list_ldpq_dc64, handoff_share_ind_list_ldpq_dc64_end),
+            routine!(
+                handoff_smp_ind_list_ldpq_dc64,
+                handoff_smp_ind_list_ldpq_dc64_end
+            ),
+            routine!(
+                handoff_share_ind_list_ldpq_dc64,
+                handoff_share_ind_list_ldpq_dc64_end
+            ),
         ),
         (IndList, LdpQDc128) => (
-            routine!(handoff_smp_ind_list_ldpq_dc128, handoff_smp_ind_list_ldpq_dc128_end),
-            routine!(handoff_share_ind_list_ldpq_dc128, handoff_share_ind_list_ldpq_dc128_end),
+            routine!(
+                handoff_smp_ind_list_ldpq_dc128,
+                handoff_smp_ind_list_ldpq_dc128_end
+            ),
+            routine!(
+                handoff_share_ind_list_ldpq_dc128,
+                handoff_share_ind_list_ldpq_dc128_end
+            ),
         ),
         (IndList, Mops) => (
             routine!(handoff_smp_ind_list_mops, handoff_smp_ind_list_mops_end),
             routine!(handoff_share_ind_list_mops, handoff_share_ind_list_mops_end),
         ),
         (Contiguous, CopyPage) => (
-            routine!(handoff_smp_contig_copy_page, handoff_smp_contig_copy_page_end),
-            routine!(handoff_share_contig_copy_page, handoff_share_contig_copy_page_end),
+            routine!(
+                handoff_smp_contig_copy_page,
+                handoff_smp_contig_copy_page_end
+            ),
+            routine!(
+                handoff_share_contig_copy_page,
+                handoff_share_contig_copy_page_end
+            ),
         ),
         (Contiguous, LdpQ) => (
             routine!(handoff_smp_contig_ldpq, handoff_smp_contig_ldpq_end),
             routine!(handoff_share_contig_ldpq, handoff_share_contig_ldpq_end),
         ),
         (Contiguous, LdpQDc64) => (
-            routine!(handoff_smp_contig_ldpq_dc64, handoff_smp_contig_ldpq_dc64_end),
-            routine!(handoff_share_contig_ldpq_dc64, handoff_share_contig_ldpq_dc64_end),
+            routine!(
+                handoff_smp_contig_ldpq_dc64,
+                handoff_smp_contig_ldpq_dc64_end
+            ),
+            routine!(
+                handoff_share_contig_ldpq_dc64,
+                handoff_share_contig_ldpq_dc64_end
+            ),
         ),
         (Contiguous, LdpQDc128) => (
-            routine!(handoff_smp_contig_ldpq_dc128, handoff_smp_contig_ldpq_dc128_end),
-            routine!(handoff_share_contig_ldpq_dc128, handoff_share_contig_ldpq_dc128_end),
+            routine!(
+                handoff_smp_contig_ldpq_dc128,
+                handoff_smp_contig_ldpq_dc128_end
+            ),
+            routine!(
+                handoff_share_contig_ldpq_dc128,
+                handoff_share_contig_ldpq_dc128_end
+            ),
         ),
         (Contiguous, Mops) => (
             routine!(handoff_smp_contig_mops, handoff_smp_contig_mops_end),

@@ -6,7 +6,10 @@
 //! share copied with the same loops, the MMU off again. A secondary that
 //! is told to stop, or faults, ends in `park` (`asm/entry.S`) with its
 //! MMU and caches off and what it wrote cleaned to the PoC; the hand-off
-//! moves parked CPUs on from there.
+//! moves parked CPUs on from there. At `mode=boot`'s hand-off a secondary
+//! leaves the stage for good instead (`OP_HANDOFF`): it jumps to its
+//! routine in the control area (asm/handoff.S), which copies its share of
+//! the final copy and ends in the holding pen.
 //!
 //! # Synchronisation
 //! Every shared word has exactly one writer per phase and its own
@@ -578,7 +581,9 @@ fn hand_off(i: usize, seq: u64, work: Work, jump: Jump) -> ! {
     unsafe {
         let f: extern "C" fn(u64, u64, u64, u64, u64, u64, u64, u64) -> ! =
             core::mem::transmute(jump.code as usize);
-        f(a0, a1, work.line, a3, jump.abort, jump.done, jump.go, jump.pen)
+        f(
+            a0, a1, work.line, a3, jump.abort, jump.done, jump.go, jump.pen,
+        )
     }
 }
 
@@ -608,14 +613,7 @@ extern "C" fn smp_secondary_main(index: u64) -> ! {
         let work = unsafe { *SLOTS.commands[i].0.work.get() };
         match (op, work) {
             (OP_RUN, Some(w)) => run(i, seq, w),
-            (
-                OP_HANDOFF,
-                Some(
-                    w @ Work {
-                        jump: Some(j), ..
-                    },
-                ),
-            ) => hand_off(i, seq, w, j),
+            (OP_HANDOFF, Some(w @ Work { jump: Some(j), .. })) => hand_off(i, seq, w, j),
             _ => {
                 report(i, seq, state::PARKED);
                 // SAFETY: the MMU is off between runs; everything this CPU

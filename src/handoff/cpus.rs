@@ -2,8 +2,10 @@
 //! goes to the holding pen in the control area before the stage is
 //! overwritten, acknowledges, and is left the way the next kernel expects
 //! it (spin table: waiting at a zeroed slot the DTB handed on names as its
-//! `cpu-release-addr`; PSCI: OFF). The table and the verdicts are the
-//! library's (`mmu_reloc::pen`); the pen and the waiting are `arch::pen`.
+//! `cpu-release-addr`; PSCI: OFF). CPUs that share the final copy
+//! (`cpus=`) reach the pen after their share, and the final routine waits
+//! for them. The table and the verdicts are the library's
+//! (`mmu_reloc::pen`); the pen and the waiting are `arch::pen`.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -68,8 +70,12 @@ impl Pen {
     pub fn ack_of(&self, mpidr: u64) -> Option<(u64, bool)> {
         let stride = core::mem::size_of::<PenEntry>() as u64;
         let i = self.table.iter().position(|e| e.mpidr == mpidr)?;
-        let psci = self.table[i].method == table::METHOD_PSCI && self.conduit != table::CONDUIT_NONE;
-        Some((self.entries_at + i as u64 * stride + table::ENTRY_ACK as u64, psci))
+        let psci =
+            self.table[i].method == table::METHOD_PSCI && self.conduit != table::CONDUIT_NONE;
+        Some((
+            self.entries_at + i as u64 * stride + table::ENTRY_ACK as u64,
+            psci,
+        ))
     }
 }
 

@@ -8,7 +8,9 @@
 //! secondary is reported with its number (exit status 3, as a fault on
 //! the boot CPU). When the team is dropped, every secondary still
 //! listening is sent to `park` (asm/entry.S), where the hand-off finds
-//! the CPUs parked in the stage.
+//! the CPUs parked in the stage. At `mode=boot` the team instead sends
+//! every secondary to its routine in the control area (`Team::hand_off`)
+//! and waits until each is there: from then on none runs the stage.
 //!
 //! CPUs that entered the Image by themselves (a loader that released all
 //! of them, see asm/entry.S) are parked on `park_mailbox`, which belongs
@@ -243,11 +245,7 @@ impl Team {
                 Some(true) => {}
                 Some(false) => return Err(self.fault_error(i, (strategy, kernel), (0, 0))),
                 None => {
-                    return Err(self.silent(
-                        i,
-                        "reach its hand-off routine",
-                        ExitStatus::Verify,
-                    ));
+                    return Err(self.silent(i, "reach its hand-off routine", ExitStatus::Verify));
                 }
             }
         }
@@ -503,11 +501,9 @@ impl Drop for Team {
         let mut parked = 0;
         for i in 1..self.cpus() {
             match smp::status(i).1 {
-                state::FAULT
-                | state::PARKED
-                | state::BAD_EL
-                | state::OFFLINE
-                | state::HANDED => continue,
+                state::FAULT | state::PARKED | state::BAD_EL | state::OFFLINE | state::HANDED => {
+                    continue;
+                }
                 _ => smp::command(i, seq, smp::OP_PARK, None),
             }
             match self.wait(i, seq, &[state::PARKED], ANSWER_NS, "park") {
