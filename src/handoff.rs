@@ -9,7 +9,7 @@
 
 use alloc::vec::Vec;
 
-use mmu_reloc::bootargs::{CopyKernel, Strategy};
+use mmu_reloc::bootargs::{CopyKernel, Inject, Strategy};
 use mmu_reloc::fdt::{self, Fdt};
 use mmu_reloc::fit as fit_image;
 use mmu_reloc::platform;
@@ -24,7 +24,7 @@ use mmu_reloc::exit::Error;
 use crate::arch::{self, copy, mmu as hw, smp};
 use crate::board::console::Console;
 use crate::println;
-use crate::workload::smp::Team;
+use crate::workload::smp::{self as smp_team, Team};
 use crate::workload::{self, Purpose, Workload, World};
 
 mod cpus;
@@ -187,7 +187,7 @@ fn hand_on_dtb(
 /// room for one more /memreserve/ entry (the pen's), the park vectors
 /// (2 KiB aligned), the routine, the secondaries' routine (`cpus=`), the
 /// holding pen, the sync piece (`cpus=`: `copy::FinalSync`), the runs
-/// (one per segment, and with `cpus=` room for every CPU's share of them).
+/// (one per segment, and with `cpus=` every CPU's share of them after).
 /// Each piece starts on a 4 KiB boundary.
 #[derive(Clone, Copy)]
 struct ControlLayout {
@@ -410,7 +410,7 @@ fn final_on_team(
     entry: u64,
 ) -> Result<Infallible, Error> {
     let n = team.cpus();
-    let shares = FinalShares::split(wl, c, input, n)?;
+    let shares = FinalShares::split(w, wl, c, input, n)?;
     // SAFETY: the sync piece of the control area, sized for FinalSync
     // and used by nothing else; no secondary reads it yet.
     let sync = unsafe { &mut *(c.sync_at as *mut copy::FinalSync) };
@@ -498,6 +498,7 @@ enum FinalShares<'c> {
 
 impl<'c> FinalShares<'c> {
     fn split(
+        w: &World<'_>,
         wl: &Workload,
         c: &ControlArea,
         input: copy::Input<'_>,
@@ -507,12 +508,15 @@ impl<'c> FinalShares<'c> {
             copy::Input::List(_) => return Ok(FinalShares::List(wl.plan.list_shares(n))),
             copy::Input::Runs(r) => r,
         };
-        let split = split_runs(runs, n);
+        let mut split = split_runs(runs, n);
+        smp_team::inject_runs(w, &mut split);
         let total: usize = split.iter().map(Vec::len).sum();
-        if total > runs.len() + copy::FINAL_CPUS_MAX {
+        let run = core::mem::size_of::<CopyRun>() as u64;
+        let room = ((c.used.end - c.runs_at) / run) as usize;
+        if runs.len() + total > room {
             return Err(Error::verify(format_args!(
-                "cpus={n}: {total} runs after the split, room for {}",
-                runs.len() + copy::FINAL_CPUS_MAX
+                "cpus={n}: {} runs and {total} after the split, room for {room}",
+                runs.len()
             )));
         }
         // After the boot CPU's single-CPU array, which stays untouched.
@@ -574,12 +578,29 @@ pub fn boot(w: &World<'_>, live: &[u8]) -> Result<Infallible, Error> {
         code,
         share,
         pen: cpus::bytes(w),
-        runs: segments.len() + if n > 1 { copy::FINAL_CPUS_MAX } else { 0 },
+        // With cpus=, the shares' arrays follow the boot CPU's: each
+        // share boundary cuts at most one run in two.
+        runs: if n > 1 {
+            2 * segments.len() + copy::FINAL_CPUS_MAX
+        } else {
+            segments.len()
+        },
         sync: n > 1,
     };
     let layout = ControlLayout::new(blob, &pieces);
     let contiguous = strategy == Strategy::Contiguous;
-    let wl = workload::prepare(w, segments, contiguous, Purpose::Boot, layout.bytes())?;
+    let mut wl = workload::prepare(w, segments, contiguous, Purpose::Boot, layout.bytes())?;
+    // The test hooks, as in a benchmark: one source of the boot CPU's
+    // share or of the last CPU's points at no memory.
+    match (n, w.args.inject) {
+        (1, Inject::SecondaryCopyFault) => {
+            return Err(Error::input(
+                "inject=secondary-copy-fault needs a secondary: give cpus= above 1",
+            ));
+        }
+        (1, Inject::CopyFault) => workload::inject_copy_fault(w, &mut wl),
+        _ => {}
+    }
     let contig = match (contiguous, &wl.contig) {
         (true, None) => return Err(Error::input("strategy=contiguous needs the 4k granule")),
         (true, Some(c)) => Some(c),
@@ -590,6 +611,9 @@ pub fn boot(w: &World<'_>, live: &[u8]) -> Result<Infallible, Error> {
     let pen = fill_control(w, blob, (&c, &layout), &pieces, runs, payload.initrd)?;
     // The CPUs that share the final copy start now, with the MMU off.
     let team = Team::start(w)?;
+    if let Some(t) = &team {
+        t.inject_list(w, &wl);
+    }
     let ours: &[u64] = team.as_ref().map_or(&[], |t| &t.mpidrs()[1..]);
     // Every other secondary leaves for the pen before the stage may go.
     let secondaries = cpus::hand_back(w, &pen, dtb_copy(&c, &layout), ours)?;

@@ -593,3 +593,32 @@ fn the_self_checking_blob_notices_a_wrong_hash() {
     let run = blob_hand_off("handoff-blob-wrong", "virt", "cpus=4", true);
     assert_eq!(run.status, Some(9), "{}", run.output);
 }
+
+/// A fault on a secondary during the final copy (`inject=`: a source of
+/// the last CPU's share points past RAM): it lands in the control area's
+/// park vectors, which end the run with status 3 through semihosting;
+/// the payload (which would exit 0 or 9) is never entered.
+fn fault_in_final_copy(name: &str, machine: &str, strategy: &str) {
+    let run = blob_hand_off(
+        name,
+        machine,
+        &format!("strategy={strategy} cpus=4 inject=secondary-copy-fault"),
+        false,
+    );
+    assert_eq!(run.status, Some(3), "{}", run.output);
+    assert_eq!(run.record("handoff")["cpus"], 4);
+}
+
+#[test]
+fn a_fault_on_a_secondary_in_the_final_list_copy_stops_the_boot() {
+    fault_in_final_copy("handoff-blob-fault-list", "virt", "ind-list");
+}
+
+#[test]
+fn a_fault_on_a_secondary_in_the_final_contiguous_copy_stops_the_boot() {
+    fault_in_final_copy(
+        "handoff-blob-fault-contig",
+        "virt,virtualization=on",
+        "contiguous",
+    );
+}

@@ -470,7 +470,7 @@ fn inject_target(w: &World<'_>, n: usize) -> Option<usize> {
 
 /// For `inject=` on the runs: the share's last page reads `hole`, so
 /// its earlier pages complete first.
-fn inject_runs(w: &World<'_>, runs: &mut [Vec<CopyRun>]) {
+pub fn inject_runs(w: &World<'_>, runs: &mut [Vec<CopyRun>]) {
     let Some(cpu) = inject_target(w, runs.len()) else {
         return;
     };
