@@ -411,20 +411,14 @@ fn final_on_team(
 ) -> Result<Infallible, Error> {
     let n = team.cpus();
     let shares = FinalShares::split(w, wl, c, input, n)?;
-    // SAFETY: the sync piece of the control area, sized for FinalSync
-    // and used by nothing else; no secondary reads it yet.
-    let sync = unsafe { &mut *(c.sync_at as *mut copy::FinalSync) };
-    let word = |w: &copy::SyncWord| w as *const copy::SyncWord as u64;
-    sync.go.0 = 0;
-    sync.abort.0 = 0;
-    sync.done.iter_mut().for_each(|d| d.0 = 0);
+    let sync = copy::SyncAddrs::at(c.sync_at);
     let pages = mmu_reloc::relocate::balanced(wl.bytes / SZ_4K, n)[0].end;
     let ns = Team::final_ns(pages);
-    sync.params = copy::FinalParams {
+    let mut params = copy::FinalParams {
         dtb: c.dtb_at,
         entry,
-        go: word(&sync.go),
-        abort: word(&sync.abort),
+        go: sync.go,
+        abort: sync.abort,
         ticks: (ns as u128 * arch::counter_hz() as u128 / 1_000_000_000) as u64,
         count: (n - 1) as u64,
         conduit: pen.conduit(),
@@ -436,19 +430,17 @@ fn final_on_team(
                 "cpus=: CPU {mpidr:#x} has no entry in the pen"
             ))
         })?;
-        sync.params.cpus[i - 1] = copy::FinalCpu {
-            done: word(&sync.done[i]),
+        params.cpus[i - 1] = copy::FinalCpu {
+            done: sync.done(i),
             ack,
             psci: psci.into(),
             mpidr,
         };
     }
-    let sync_region = Region::from_len(c.sync_at, core::mem::size_of::<copy::FinalSync>() as u64)
-        .unwrap_or_default();
-    hw::clean_inval(sync_region);
-    let done = |i: usize| word(&sync.done[i]);
-    let go = word(&sync.go);
-    let abort = word(&sync.abort);
+    // SAFETY: the sync piece of the control area, sized for FinalSync and
+    // used by nothing else; no secondary knows it yet.
+    unsafe { sync.init(&params) };
+    let (go, abort) = (sync.go, sync.abort);
     team.hand_off(
         choice,
         |i| {
@@ -464,7 +456,7 @@ fn final_on_team(
                 jump: Some(smp::Jump {
                     code: c.share_at,
                     vectors: c.vectors_at,
-                    done: done(i),
+                    done: sync.done(i),
                     go,
                     abort,
                     pen: pen.entry(),
@@ -472,9 +464,9 @@ fn final_on_team(
             }
         },
         |i| {
-            let at = done(i);
+            let at = sync.done(i);
             hw::clean_inval(Region::new(at, at + 8));
-            // SAFETY: an aligned word of the sync piece.
+            // SAFETY: an aligned word of the sync piece, written by CPU i.
             unsafe { core::ptr::read_volatile(at as *const u64) != 0 }
         },
     )?;
@@ -486,7 +478,7 @@ fn final_on_team(
     // SAFETY: as the single-CPU hand-off; every secondary runs its routine
     // in the control area (arrived) and waits for the go word the routine
     // writes; the parameter block is filled and cleaned.
-    unsafe { copy::handoff_smp(c.code_at, own, wl.line, &raw const sync.params as u64) }
+    unsafe { copy::handoff_smp(c.code_at, own, wl.line, sync.params) }
 }
 
 /// Each CPU's share of the final copy.

@@ -120,6 +120,52 @@ pub struct FinalParams {
 }
 const _: () = assert!(offset_of!(FinalParams, entry) == offset_of!(FinalParams, dtb) + 8);
 
+/// Where the words of a [`FinalSync`] placed at some address lie (the
+/// piece is only ever reached through these addresses: other CPUs write
+/// parts of it).
+#[derive(Clone, Copy)]
+pub struct SyncAddrs {
+    at: u64,
+    pub go: u64,
+    pub abort: u64,
+    pub params: u64,
+}
+
+impl SyncAddrs {
+    pub fn at(at: u64) -> Self {
+        SyncAddrs {
+            at,
+            go: at + offset_of!(FinalSync, go) as u64,
+            abort: at + offset_of!(FinalSync, abort) as u64,
+            params: at + offset_of!(FinalSync, params) as u64,
+        }
+    }
+
+    /// CPU `i`'s done word.
+    pub fn done(&self, i: usize) -> u64 {
+        self.at + (offset_of!(FinalSync, done) + i * size_of::<SyncWord>()) as u64
+    }
+
+    /// Zeroes every word, writes `params` and cleans the piece to the PoC
+    /// (secondaries may read it with their MMU off).
+    ///
+    /// # Safety
+    /// [`size_of::<FinalSync>`] writable bytes at the address, aligned,
+    /// that no other CPU uses yet.
+    pub unsafe fn init(&self, params: &FinalParams) {
+        let len = size_of::<FinalSync>();
+        // SAFETY: the caller's piece.
+        unsafe {
+            core::ptr::write_bytes(self.at as *mut u8, 0, len);
+            core::ptr::copy_nonoverlapping(params, self.params as *mut FinalParams, 1);
+        }
+        super::mmu::clean_inval(mmu_reloc::region::Region::new(
+            self.at,
+            self.at + len as u64,
+        ));
+    }
+}
+
 /// The control area's sync piece for a hand-off on several CPUs.
 #[repr(C, align(4096))]
 pub struct FinalSync {
