@@ -196,12 +196,12 @@ fn linux_brings_up_four_cpus_after_hand_off_at_el2() {
 /// QEMU raspi4b booted by QEMU itself (`-kernel`, Debian's Pi 4 DTB):
 /// QEMU keeps CPUs 1-3 in its own spin loop at 0xe0/0xe8/0xf0 (the DTB's
 /// release addresses) until the stage sends them to its pen.
-fn raspi4b_hand_off(until: &[&str]) -> common::Run {
+fn raspi4b_hand_off(stage_args: &str, until: &[&str]) -> common::Run {
     // The cloud kernel has no mini-UART driver: it prints on the PL011.
     Qemu::raspi4b()
         .arg("-initrd")
         .arg(linux_image().to_str().unwrap())
-        .append(&format!("{SMP_BOOT} {PI4_LINUX}"))
+        .append(&format!("{stage_args} {PI4_LINUX}"))
         .until(until)
         .timeout(Duration::from_secs(240))
         .run()
@@ -243,9 +243,43 @@ fn check_spin_table_pen(run: &common::Run, cpus: &[serde_json::Value], from: Opt
 
 #[test]
 fn linux_brings_up_four_cpus_from_the_pen_on_raspi4b() {
-    let run = raspi4b_hand_off(&[ALL_FOUR]);
+    let run = raspi4b_hand_off(SMP_BOOT, &[ALL_FOUR]);
     check_pi4(&run, None);
     assert_eq!(run.record("handoff")["cpus"], 4);
+}
+
+/// `cpus=2`: CPU 1 copies a share and reaches the pen afterwards, CPUs 2
+/// and 3 come to the pen from QEMU's spin loop before the copy; Linux
+/// brings all of them up from their slots.
+#[test]
+fn linux_brings_up_four_cpus_after_a_two_cpu_final_copy_on_raspi4b() {
+    let run = raspi4b_hand_off("mode=boot cpus=2", &[ALL_FOUR]);
+    assert!(
+        run.matched,
+        "Linux did not bring up 4 CPUs:\n{}",
+        run.output
+    );
+    assert_eq!(run.record("handoff")["cpus"], 2);
+    let (cpus, warnings) = secondaries(&run);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(cpus.len(), 3, "{cpus:?}");
+    check_spin_table_pen(&run, &cpus[..1], None);
+    let control = &run.record("handoff")["control"][0];
+    for c in &cpus[1..] {
+        assert_eq!(c["from"], "firmware", "{c}");
+        assert_eq!(c["state"], "pen", "{c}");
+        let release = c["release"].as_str().unwrap();
+        let release = u64::from_str_radix(release.trim_start_matches("0x"), 16).unwrap();
+        assert!(
+            (control[0].as_u64().unwrap()..control[1].as_u64().unwrap()).contains(&release),
+            "{c}: release address outside the control area {control}"
+        );
+    }
+    assert!(
+        !run.output.contains("failed to come online"),
+        "{}",
+        run.output
+    );
 }
 
 /// Linux brought every CPU up, each from the slot of the pen it waited
