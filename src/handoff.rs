@@ -361,9 +361,14 @@ fn report(
     let bytes: u64 = p.segments.iter().map(|s| s.src.len()).sum();
     let dests: Vec<Region> = p.segments.iter().map(|s| s.dest).collect();
     println!(
-        "handoff: {} ({}) {bytes} bytes -> {}, entry {entry:#x}, DTB {:#x}, control {}{}{}",
+        "handoff: {} ({}{}) {bytes} bytes -> {}, entry {entry:#x}, DTB {:#x}, control {}{}{}",
         strategy.name(),
         kernel.name(),
+        if n > 1 {
+            alloc::format!(", {n} CPUs")
+        } else {
+            alloc::string::String::new()
+        },
         dests[0],
         c.dtb_at,
         c.used,
