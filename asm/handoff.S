@@ -6,22 +6,63 @@
 // and calls it there, because the destinations may cover the stage itself.
 // Assembled after asm/cache.S and asm/macros.S (the walkers and kernels).
 //
-// Register roles:
+// One CPU (HANDOFF, handoff_*). Register roles:
 //   x0-x2  walker input, as in asm/macros.S (list head or runs, runs, line)
 //   x20    DTB physical address for the next stage (x3 at entry)
 //   x21    entry point of the next stage (x4 at entry)
 //   x3-x17 walker scratch
+//
+// Several CPUs (cpus=; the words live in the control area's sync piece,
+// each in its own 256-byte block, laid out by arch::copy::FinalSync):
+//   HANDOFF_SMP (handoff_smp_*), the boot CPU, once every secondary has
+//   arrived in its HANDOFF_SHARE:
+//     x0-x3  its share, as the share walkers take it (x2 = line)
+//     x4     the parameter block (FinalParams) at entry
+//     x19    the parameter block      x20  DTB      x21  entry
+//     x22    go word                  x23  deadline (CNTPCT_EL0)
+//     x24    secondaries left to wait for
+//     x25    their FinalCpu cursor    x26  PSCI conduit
+//   It writes go = 1 (cleaned to the PoC, sev), copies its own share, then
+//   for each secondary waits until its done word is 2, its pen entry's
+//   ack is non-zero (it left this code for the pen, which the DTB handed
+//   on reserves) and, for a PSCI CPU, AFFINITY_INFO says OFF; all bounded
+//   by the deadline. Past it: the abort word is raised, a message and
+//   exit status 2 go out through semihosting, and the next stage is never
+//   entered. Then MMU and caches off and the jump, as HANDOFF.
+//   HANDOFF_SHARE (handoff_share_*), a secondary, entered from the stage
+//   with the boot CPU's map (or none) and VBAR at the park vectors:
+//     x0-x4  its share and the abort word, as the share walkers take them
+//     x5     its done word -> x22     x6  the go word -> x23
+//     x7     the pen's `pen` entry -> x24
+//   done := 1 (arrived: it runs nothing of the stage any more), waits for
+//   go, copies its share (destination lines cleaned to the PoC by the
+//   walker), done := 2, MMU and caches off, branches to the pen.
+// Every shared word is written with a plain store and `dc civac` + `dsb`
+// (the writer's MMU may be off, or on: either way the word reaches the
+// PoC) and read after a `dc civac` of it (the reader never writes it, so
+// this only drops a stale line): coherent whichever side has its MMU on.
 
     .text
 
-    .macro HANDOFF name, walk, copy, fused=0
+// The start of a routine the stage copies: [\name, \name_end).
+    .macro ROUTINE name
     .global \name
     .global \name\()_end
     .balign 16
 \name:
+    .endm
+
+    .macro HANDOFF name, walk, copy, fused=0
+    ROUTINE \name
     mov     x20, x3
     mov     x21, x4
     \walk \copy, \fused             // destinations cleaned to the PoC
+    ENTER_NEXT
+\name\()_end:
+    .endm
+
+// MMU, D-cache and I-cache off at the current EL (x5, x6 scratch).
+    .macro MMU_CACHES_OFF
     mrs     x5, CurrentEL
     mov     x6, #{SCTLR_MCI}
     cmp     x5, #(2 << 2)
@@ -40,11 +81,129 @@
                                     // domain when the next stage runs
     dsb     sy
     isb
+    .endm
+
+// MMU off, then the next stage at x21 with x0 = DTB (x20), x1-x3 = 0.
+    .macro ENTER_NEXT
+    MMU_CACHES_OFF
     mov     x0, x20
     mov     x1, xzr
     mov     x2, xzr
     mov     x3, xzr
     br      x21
+    .endm
+
+// Publish the word at \addr: store \val, clean it to the PoC, event.
+    .macro PUBLISH addr, val
+    mov     x9, #\val
+    str     x9, [\addr]
+    dc      civac, \addr
+    dsb     sy
+    sev
+    .endm
+
+// x9 := the word at \addr as the PoC holds it (a line this CPU may hold
+// for it is clean, never written here: the dc only drops it).
+    .macro READ_POC addr
+    dc      civac, \addr
+    dsb     sy
+    ldr     x9, [\addr]
+    .endm
+
+// Branch to \late once CNTPCT_EL0 passed the deadline in x23 (x7 scratch).
+    .macro PAST_DEADLINE late
+    isb
+    mrs     x7, cntpct_el0
+    cmp     x7, x23
+    b.hs    \late
+    .endm
+
+// The boot CPU's routine for a hand-off on several CPUs (see the top).
+    .macro HANDOFF_SMP name, walk, copy, fused=0
+    ROUTINE \name
+    mov     x19, x4
+    ldp     x20, x21, [x19, #{FP_DTB}]      // DTB, entry
+    ldr     x22, [x19, #{FP_GO}]
+    PUBLISH x22, 1                  // go: every secondary copies now
+    ldr     x4, [x19, #{FP_ABORT}]
+    cbz     x1, 21f                 // no pages (a list share would still
+    \walk \copy, \fused           // copy its first one)
+21: ldr     x23, [x19, #{FP_TICKS}]
+    isb
+    mrs     x7, cntpct_el0
+    add     x23, x23, x7            // the deadline
+    ldr     x24, [x19, #{FP_COUNT}]
+    add     x25, x19, #{FP_CPUS}
+    ldr     x26, [x19, #{FP_CONDUIT}]
+22: cbz     x24, 28f
+    ldr     x10, [x25, #{FC_DONE}]
+23: READ_POC x10                    // its share copied and cleaned
+    cmp     x9, #2
+    b.eq    24f
+    PAST_DEADLINE 29f
+    yield
+    b       23b
+24: ldr     x10, [x25, #{FC_ACK}]
+25: READ_POC x10                    // in the pen, out of this code
+    cbnz    x9, 26f
+    PAST_DEADLINE 29f
+    yield
+    b       25b
+26: ldr     x9, [x25, #{FC_PSCI}]
+    cbz     x9, 27f
+    movz    x0, #({PSCI_AFFINITY_INFO} & 0xffff)
+    movk    x0, #(({PSCI_AFFINITY_INFO} >> 16) & 0xffff), lsl #16
+    ldr     x1, [x25, #{FC_MPIDR}]
+    mov     x2, xzr                 // lowest affinity level 0
+    cmp     x26, #{CONDUIT_SMC}
+    b.ne    30f
+    smc     #0
+    b       31f
+30: hvc     #0
+31: cmp     x0, #{PSCI_OFF}
+    b.eq    27f
+    tbnz    x0, #31, 27f            // an error: nothing to wait for
+    PAST_DEADLINE 29f
+    yield
+    b       26b
+27: add     x25, x25, #{FC_SIZE}
+    sub     x24, x24, #1
+    b       22b
+28: ENTER_NEXT
+29: ldr     x10, [x19, #{FP_ABORT}]
+    PUBLISH x10, 1                  // the others stop at their next page
+    mov     x0, #{SYS_WRITE0}
+    adr     x1, 32f
+    hlt     #0xf000
+    mov     x0, #{SYS_EXIT}
+    adr     x1, 33f
+    hlt     #0xf000
+    b       .                       // never into a half-copied payload
+    .balign 8
+33: .quad   {ADP_STOPPED_APPLICATION_EXIT}, {EXIT_VERIFY}
+32: .ascii  "mmu-reloc: error: hand-off: a secondary did not finish its share of the final copy or reach the pen in time; the next stage was not entered\n"
+    .ascii  "{{\"record\":\"error\",\"msg\":\"hand-off: a secondary did not finish its share of the final copy or reach the pen in time; the next stage was not entered\"}}\n"
+    .asciz  "{{\"record\":\"exit\",\"status\":{EXIT_VERIFY}}}\n"
+    .balign 16
+\name\()_end:
+    .endm
+
+// A secondary's routine for a hand-off on several CPUs (see the top).
+    .macro HANDOFF_SHARE name, walk, copy, fused=0
+    ROUTINE \name
+    mov     x22, x5
+    mov     x23, x6
+    mov     x24, x7
+    PUBLISH x22, 1                  // arrived: out of the stage for good
+21: READ_POC x23
+    cbnz    x9, 22f
+    wfe                             // the boot CPU's sev follows go
+    b       21b
+22: cbz     x1, 23f
+    \walk \copy, \fused
+23: PUBLISH x22, 2                  // done, destinations at the PoC
+    MMU_CACHES_OFF
+    br      x24                     // the pen: ack, then CPU_OFF or slot
 \name\()_end:
     .endm
 
@@ -68,13 +227,22 @@ handoff_vectors:
     .endr
 handoff_vectors_end:
 
-    HANDOFF handoff_ind_list_copy_page, IND_LIST_WALK, COPY_PAGE_LINUX
-    HANDOFF handoff_ind_list_ldpq, IND_LIST_WALK, COPY_PAGE_LDPQ
-    HANDOFF handoff_contig_copy_page, CONTIG_WALK, COPY_PAGE_LINUX
-    HANDOFF handoff_contig_ldpq, CONTIG_WALK, COPY_PAGE_LDPQ
-    HANDOFF handoff_ind_list_ldpq_dc64, IND_LIST_WALK, COPY_PAGE_LDPQ_DC64, 1
-    HANDOFF handoff_ind_list_ldpq_dc128, IND_LIST_WALK, COPY_PAGE_LDPQ_DC128, 1
-    HANDOFF handoff_contig_ldpq_dc64, CONTIG_WALK, COPY_PAGE_LDPQ_DC64, 1
-    HANDOFF handoff_contig_ldpq_dc128, CONTIG_WALK, COPY_PAGE_LDPQ_DC128, 1
-    HANDOFF handoff_ind_list_mops, IND_LIST_WALK, COPY_PAGE_MOPS
-    HANDOFF handoff_contig_mops, CONTIG_WALK, COPY_PAGE_MOPS
+// Each kernel three ways: alone (handoff_*), and for a hand-off on
+// several CPUs the boot CPU's routine (handoff_smp_*) and the
+// secondaries' (handoff_share_*) over the share walkers.
+    .macro HANDOFFS suffix, walk, share, copy, fused=0
+    HANDOFF handoff_\suffix, \walk, \copy, \fused
+    HANDOFF_SMP handoff_smp_\suffix, \share, \copy, \fused
+    HANDOFF_SHARE handoff_share_\suffix, \share, \copy, \fused
+    .endm
+
+    HANDOFFS ind_list_copy_page, IND_LIST_WALK, IND_LIST_SHARE, COPY_PAGE_LINUX
+    HANDOFFS ind_list_ldpq, IND_LIST_WALK, IND_LIST_SHARE, COPY_PAGE_LDPQ
+    HANDOFFS contig_copy_page, CONTIG_WALK, CONTIG_SHARE, COPY_PAGE_LINUX
+    HANDOFFS contig_ldpq, CONTIG_WALK, CONTIG_SHARE, COPY_PAGE_LDPQ
+    HANDOFFS ind_list_ldpq_dc64, IND_LIST_WALK, IND_LIST_SHARE, COPY_PAGE_LDPQ_DC64, 1
+    HANDOFFS ind_list_ldpq_dc128, IND_LIST_WALK, IND_LIST_SHARE, COPY_PAGE_LDPQ_DC128, 1
+    HANDOFFS contig_ldpq_dc64, CONTIG_WALK, CONTIG_SHARE, COPY_PAGE_LDPQ_DC64, 1
+    HANDOFFS contig_ldpq_dc128, CONTIG_WALK, CONTIG_SHARE, COPY_PAGE_LDPQ_DC128, 1
+    HANDOFFS ind_list_mops, IND_LIST_WALK, IND_LIST_SHARE, COPY_PAGE_MOPS
+    HANDOFFS contig_mops, CONTIG_WALK, CONTIG_SHARE, COPY_PAGE_MOPS

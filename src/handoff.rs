@@ -4,24 +4,28 @@
 //! a control area outside every destination, because the destination may
 //! cover the stage itself. The payload is an arm64 Image, a raw blob at
 //! `dest=`, or a FIT image (`fit`: kernel, ramdisk and maybe a device tree).
+//! With `cpus=` above 1 the final copy is split across the CPUs, each
+//! running its part from the control area (`final_on_team`).
 
 use alloc::vec::Vec;
 
-use mmu_reloc::bootargs::{CopyKernel, Strategy};
+use mmu_reloc::bootargs::{CopyKernel, Inject, Strategy};
 use mmu_reloc::fdt::{self, Fdt};
 use mmu_reloc::fit as fit_image;
+use mmu_reloc::platform;
 use mmu_reloc::record::Record;
 use mmu_reloc::region::{self, Region, SZ_2M, SZ_4K};
-use mmu_reloc::relocate::{CopyRun, ImageHeader, Segment, SegmentSource};
+use mmu_reloc::relocate::{CopyRun, ImageHeader, ListShare, Segment, SegmentSource, split_runs};
 
 use core::convert::Infallible;
 
 use mmu_reloc::exit::Error;
 
-use crate::arch::{self, copy, mmu as hw};
+use crate::arch::{self, copy, mmu as hw, smp};
 use crate::board::console::Console;
 use crate::println;
-use crate::workload::{self, Purpose, World};
+use crate::workload::smp::{self as smp_team, Team};
+use crate::workload::{self, Purpose, Workload, World};
 
 mod cpus;
 mod fit;
@@ -181,14 +185,18 @@ fn hand_on_dtb(
 /// The control area's layout: the DTB copy at its 2 MiB-aligned start (so
 /// it cannot straddle a 2 MiB boundary, as arm64 booting.rst wants), with
 /// room for one more /memreserve/ entry (the pen's), the park vectors
-/// (2 KiB aligned), the routine, the holding pen, the runs (one per
-/// segment). Each piece starts on a 4 KiB boundary.
+/// (2 KiB aligned), the routine, the secondaries' routine (`cpus=`), the
+/// holding pen, the sync piece (`cpus=`: `copy::FinalSync`), the runs
+/// (one per segment, and with `cpus=` every CPU's share of them after).
+/// Each piece starts on a 4 KiB boundary.
 #[derive(Clone, Copy)]
 struct ControlLayout {
     dtb_len: u64,
     vectors_len: u64,
     code_len: u64,
+    share_len: u64,
     pen_len: u64,
+    sync_len: u64,
     runs_len: u64,
 }
 
@@ -197,38 +205,69 @@ struct ControlArea {
     dtb_at: u64,
     vectors_at: u64,
     code_at: u64,
+    share_at: u64,
     pen_at: u64,
+    sync_at: u64,
     runs_at: u64,
     /// The part in use, `[dtb_at, runs_at + runs_len)`.
     used: Region,
 }
 
+/// What goes into the control area besides the DTB: the park vectors, the
+/// boot CPU's routine and the secondaries' (empty with one CPU), the pen's
+/// bytes, the runs it must hold, and whether it needs the sync piece.
+struct Pieces<'a> {
+    vectors: &'a [u8],
+    code: &'a [u8],
+    share: &'a [u8],
+    pen: usize,
+    runs: usize,
+    sync: bool,
+}
+
 impl ControlLayout {
-    fn new(blob: &[u8], vectors: &[u8], code: &[u8], pen: usize, runs: usize) -> Self {
+    fn new(blob: &[u8], p: &Pieces<'_>) -> Self {
         let page = |len: usize| region::align_up(len as u64, SZ_4K).unwrap_or(u64::MAX);
+        let sync = if p.sync {
+            core::mem::size_of::<copy::FinalSync>()
+        } else {
+            0
+        };
         ControlLayout {
             dtb_len: page(blob.len() + fdt::RSV_ENTRY),
-            vectors_len: page(vectors.len()),
-            code_len: page(code.len()),
-            pen_len: page(pen),
-            runs_len: (runs * core::mem::size_of::<CopyRun>()) as u64,
+            vectors_len: page(p.vectors.len()),
+            code_len: page(p.code.len()),
+            share_len: page(p.share.len()),
+            pen_len: page(p.pen),
+            sync_len: page(sync),
+            runs_len: (p.runs * core::mem::size_of::<CopyRun>()) as u64,
         }
     }
 
     fn bytes(&self) -> u64 {
-        self.dtb_len + self.vectors_len + self.code_len + self.pen_len + self.runs_len
+        self.dtb_len
+            + self.vectors_len
+            + self.code_len
+            + self.share_len
+            + self.pen_len
+            + self.sync_len
+            + self.runs_len
     }
 
     fn place(&self, start: u64) -> ControlArea {
         let vectors_at = start + self.dtb_len;
         let code_at = vectors_at + self.vectors_len;
-        let pen_at = code_at + self.code_len;
-        let runs_at = pen_at + self.pen_len;
+        let share_at = code_at + self.code_len;
+        let pen_at = share_at + self.share_len;
+        let sync_at = pen_at + self.pen_len;
+        let runs_at = sync_at + self.sync_len;
         ControlArea {
             dtb_at: start,
             vectors_at,
             code_at,
+            share_at,
             pen_at,
+            sync_at,
             runs_at,
             used: Region::new(start, runs_at + self.runs_len),
         }
@@ -278,18 +317,21 @@ fn fill_control(
     w: &World<'_>,
     blob: &[u8],
     (c, l): (&ControlArea, &ControlLayout),
-    code: &[u8],
+    p: &Pieces<'_>,
     runs: &[CopyRun],
     initrd: Option<Region>,
 ) -> Result<cpus::Pen, Error> {
-    let vectors = copy::park_vectors();
     hand_on_dtb(blob, (c.dtb_at, l.dtb_len), &w.foreign.join(" "), initrd)?;
     let pen = cpus::install(w, (c.pen_at, l.pen_len), c.vectors_at, dtb_copy(c, l))?;
     // SAFETY: control-area addresses, outside every other range in use,
     // sized for these pieces by `ControlLayout`.
     unsafe {
-        core::ptr::copy_nonoverlapping(vectors.as_ptr(), c.vectors_at as *mut u8, vectors.len());
-        core::ptr::copy_nonoverlapping(code.as_ptr(), c.code_at as *mut u8, code.len());
+        let put = |from: &[u8], at: u64| {
+            core::ptr::copy_nonoverlapping(from.as_ptr(), at as *mut u8, from.len())
+        };
+        put(p.vectors, c.vectors_at);
+        put(p.code, c.code_at);
+        put(p.share, c.share_at);
         core::ptr::copy_nonoverlapping(runs.as_ptr(), c.runs_at as *mut CopyRun, runs.len());
     }
     hw::clean_inval(c.used);
@@ -313,14 +355,20 @@ fn report(
     fit_fdt: bool,
     c: &ControlArea,
     secondaries: &cpus::Report,
+    n: usize,
 ) {
     let entry = p.segments[0].dest.start;
     let bytes: u64 = p.segments.iter().map(|s| s.src.len()).sum();
     let dests: Vec<Region> = p.segments.iter().map(|s| s.dest).collect();
     println!(
-        "handoff: {} ({}) {bytes} bytes -> {}, entry {entry:#x}, DTB {:#x}, control {}{}{}",
+        "handoff: {} ({}{}) {bytes} bytes -> {}, entry {entry:#x}, DTB {:#x}, control {}{}{}",
         strategy.name(),
         kernel.name(),
+        if n > 1 {
+            alloc::format!(", {n} CPUs")
+        } else {
+            alloc::string::String::new()
+        },
         dests[0],
         c.dtb_at,
         c.used,
@@ -346,6 +394,7 @@ fn report(
         .bool("fit_fdt", fit_fdt)
         .regions("initrd", p.initrd.as_slice())
         .u64("el", w.regime.el().into())
+        .u64("cpus", n as u64)
         .hex("pen", c.pen_at)
         .opt_u64("parked_cpu", arch::parked_cpu())
         .json("pen_cpus", |o| cpus::write_json(o, &secondaries.cpus))
@@ -353,25 +402,204 @@ fn report(
         .end();
 }
 
+/// The final copy on several CPUs: each CPU's share (the runs split into
+/// per-CPU arrays in the control area, after the boot CPU's), the sync
+/// piece filled and cleaned, every secondary sent to its routine and
+/// waited for there; then the boot CPU's routine, which never returns.
+fn final_on_team(
+    w: &World<'_>,
+    team: &Team,
+    (c, pen): (&ControlArea, &cpus::Pen),
+    (wl, choice, input): (&Workload, (Strategy, CopyKernel), copy::Input<'_>),
+    map: Option<hw::MmuRegs>,
+    entry: u64,
+) -> Result<Infallible, Error> {
+    let n = team.cpus();
+    let shares = FinalShares::split(w, wl, c, input, n)?;
+    let sync = copy::SyncAddrs::at(c.sync_at);
+    let pages = mmu_reloc::relocate::balanced(wl.bytes / SZ_4K, n)[0].end;
+    let ns = Team::final_ns(pages);
+    let mut params = copy::FinalParams {
+        dtb: c.dtb_at,
+        entry,
+        go: sync.go,
+        abort: sync.abort,
+        ticks: (ns as u128 * arch::counter_hz() as u128 / 1_000_000_000) as u64,
+        count: (n - 1) as u64,
+        conduit: pen.conduit(),
+        cpus: [copy::FinalCpu::default(); copy::FINAL_CPUS_MAX - 1],
+    };
+    for (i, &mpidr) in team.mpidrs().iter().enumerate().skip(1) {
+        let (ack, psci) = pen.ack_of(mpidr).ok_or_else(|| {
+            Error::input(format_args!(
+                "cpus=: CPU {mpidr:#x} has no entry in the pen"
+            ))
+        })?;
+        params.cpus[i - 1] = copy::FinalCpu {
+            done: sync.done(i),
+            ack,
+            psci: psci.into(),
+            mpidr,
+        };
+    }
+    // SAFETY: the sync piece of the control area, sized for FinalSync and
+    // used by nothing else; no secondary knows it yet.
+    unsafe { sync.init(&params) };
+    let (go, abort) = (sync.go, sync.abort);
+    team.hand_off(
+        choice,
+        |i| {
+            let (list, runs) = shares.of(i);
+            smp::Work {
+                strategy: choice.0,
+                kernel: choice.1,
+                list,
+                runs,
+                line: wl.line,
+                map,
+                regime: w.regime,
+                // The final copy is not a measured run: no model markers.
+                run: 0,
+                jump: Some(smp::Jump {
+                    code: c.share_at,
+                    vectors: c.vectors_at,
+                    done: sync.done(i),
+                    go,
+                    abort,
+                    pen: pen.entry(),
+                }),
+            }
+        },
+        |i| {
+            let at = sync.done(i);
+            hw::clean_inval(Region::new(at, at + 8));
+            // SAFETY: an aligned word of the sync piece, written by CPU i.
+            unsafe { core::ptr::read_volatile(at as *const u64) != 0 }
+        },
+    )?;
+    // From here the stage's own memory may be overwritten, as with one
+    // CPU.
+    arch::mask_all();
+    arch::set_vbar(c.vectors_at);
+    let own = shares.boot();
+    // SAFETY: as the single-CPU hand-off; every secondary runs its routine
+    // in the control area (arrived) and waits for the go word the routine
+    // writes; the parameter block is filled and cleaned.
+    unsafe { copy::handoff_smp(c.code_at, own, wl.line, sync.params) }
+}
+
+/// Each CPU's share of the final copy.
+enum FinalShares<'c> {
+    List(Vec<ListShare>),
+    /// Per-CPU run arrays, in the control area.
+    Runs(Vec<&'c [CopyRun]>),
+}
+
+impl<'c> FinalShares<'c> {
+    fn split(
+        w: &World<'_>,
+        wl: &Workload,
+        c: &ControlArea,
+        input: copy::Input<'_>,
+        n: usize,
+    ) -> Result<Self, Error> {
+        let runs = match input {
+            copy::Input::List(_) => return Ok(FinalShares::List(wl.plan.list_shares(n))),
+            copy::Input::Runs(r) => r,
+        };
+        let mut split = split_runs(runs, n);
+        smp_team::inject_runs(w, &mut split);
+        let total: usize = split.iter().map(Vec::len).sum();
+        let run = core::mem::size_of::<CopyRun>() as u64;
+        let room = ((c.used.end - c.runs_at) / run) as usize;
+        if runs.len() + total > room {
+            return Err(Error::verify(format_args!(
+                "cpus={n}: {} runs and {total} after the split, room for {room}",
+                runs.len()
+            )));
+        }
+        // After the boot CPU's single-CPU array, which stays untouched.
+        let mut at = c.runs_at + core::mem::size_of_val(runs) as u64;
+        let mut out = Vec::new();
+        for share in &split {
+            // SAFETY: the control area's runs piece has room for every
+            // share (`Pieces::runs`, checked above), past the original.
+            let placed = unsafe {
+                let to = at as *mut CopyRun;
+                core::ptr::copy_nonoverlapping(share.as_ptr(), to, share.len());
+                core::slice::from_raw_parts(to as *const CopyRun, share.len())
+            };
+            at += core::mem::size_of_val(placed) as u64;
+            out.push(placed);
+        }
+        hw::clean_inval(Region::new(c.runs_at, at));
+        Ok(FinalShares::Runs(out))
+    }
+
+    /// CPU `i`'s share as `smp::Work` carries it.
+    fn of(&self, i: usize) -> (ListShare, (u64, u64)) {
+        match self {
+            FinalShares::List(l) => (l[i], (0, 0)),
+            FinalShares::Runs(r) => (
+                ListShare::default(),
+                (r[i].as_ptr() as u64, r[i].len() as u64),
+            ),
+        }
+    }
+
+    fn boot(&self) -> copy::Share<'c> {
+        match self {
+            FinalShares::List(l) => copy::Share::List(l[0]),
+            FinalShares::Runs(r) => copy::Share::Runs(r[0]),
+        }
+    }
+}
+
 /// Relocates the payload and jumps to it. Returns only with an error.
 pub fn boot(w: &World<'_>, live: &[u8]) -> Result<Infallible, Error> {
     let (strategy, kernel) = boot_choice(w)?;
+    let n = platform::cpus_wanted(w.args.cpus, w.platform.cpu_ids.len() as u32)
+        .map_err(|e| Error::input(format_args!("{e}")))? as usize;
     let payload = payload(w)?;
     let segments = &payload.segments;
     let mut fixed = None;
     let blob = dtb_handed_on(live, payload.fdt, &mut fixed)?;
     // The control area is reserved with the tables, before the sources
     // are scattered.
-    let code = copy::handoff_code(strategy, kernel, hw::dcache_line());
-    let layout = ControlLayout::new(
-        blob,
-        copy::park_vectors(),
+    let line = hw::dcache_line();
+    let (code, share) = if n > 1 {
+        copy::handoff_smp_code(strategy, kernel, line)
+    } else {
+        (copy::handoff_code(strategy, kernel, line), &[][..])
+    };
+    let pieces = Pieces {
+        vectors: copy::park_vectors(),
         code,
-        cpus::bytes(w),
-        segments.len(),
-    );
+        share,
+        pen: cpus::bytes(w),
+        // With cpus=, the shares' arrays follow the boot CPU's: each
+        // share boundary cuts at most one run in two.
+        runs: if n > 1 {
+            2 * segments.len() + copy::FINAL_CPUS_MAX
+        } else {
+            segments.len()
+        },
+        sync: n > 1,
+    };
+    let layout = ControlLayout::new(blob, &pieces);
     let contiguous = strategy == Strategy::Contiguous;
-    let wl = workload::prepare(w, segments, contiguous, Purpose::Boot, layout.bytes())?;
+    let mut wl = workload::prepare(w, segments, contiguous, Purpose::Boot, layout.bytes())?;
+    // The test hooks, as in a benchmark: one source of the boot CPU's
+    // share or of the last CPU's points at no memory.
+    match (n, w.args.inject) {
+        (1, Inject::SecondaryCopyFault) => {
+            return Err(Error::input(
+                "inject=secondary-copy-fault needs a secondary: give cpus= above 1",
+            ));
+        }
+        (1, Inject::CopyFault) => workload::inject_copy_fault(w, &mut wl),
+        _ => {}
+    }
     let contig = match (contiguous, &wl.contig) {
         (true, None) => return Err(Error::input("strategy=contiguous needs the 4k granule")),
         (true, Some(c)) => Some(c),
@@ -379,9 +607,15 @@ pub fn boot(w: &World<'_>, live: &[u8]) -> Result<Infallible, Error> {
     };
     let runs: &[CopyRun] = contig.map_or(&[], |c| &c.runs);
     let c = layout.place(wl.control.start);
-    let pen = fill_control(w, blob, (&c, &layout), code, runs, payload.initrd)?;
-    // Every secondary leaves for the pen before the stage may go.
-    let secondaries = cpus::hand_back(w, &pen, dtb_copy(&c, &layout))?;
+    let pen = fill_control(w, blob, (&c, &layout), &pieces, runs, payload.initrd)?;
+    // The CPUs that share the final copy start now, with the MMU off.
+    let team = Team::start(w)?;
+    if let Some(t) = &team {
+        t.inject_list(w, &wl);
+    }
+    let ours: &[u64] = team.as_ref().map_or(&[], |t| &t.mpidrs()[1..]);
+    // Every other secondary leaves for the pen before the stage may go.
+    let secondaries = cpus::hand_back(w, &pen, dtb_copy(&c, &layout), ours)?;
     report(
         w,
         (strategy, kernel),
@@ -389,6 +623,7 @@ pub fn boot(w: &World<'_>, live: &[u8]) -> Result<Infallible, Error> {
         fixed.is_some(),
         &c,
         &secondaries,
+        n,
     );
 
     let input = match contig {
@@ -402,6 +637,18 @@ pub fn boot(w: &World<'_>, live: &[u8]) -> Result<Infallible, Error> {
             })
         }
     };
+    let entry = segments[0].dest.start;
+    if let Some(team) = &team {
+        let map = contig.map(|cm| hw::MmuRegs::of(w.regime, &cm.map));
+        return final_on_team(
+            w,
+            team,
+            (&c, &pen),
+            (&wl, (strategy, kernel), input),
+            map,
+            entry,
+        );
+    }
     // From here the stage's own memory may be overwritten: exceptions go
     // to the park vectors in the control area (semihosting exit 3, else a
     // wait loop), not into the stage.
@@ -410,5 +657,5 @@ pub fn boot(w: &World<'_>, live: &[u8]) -> Result<Infallible, Error> {
     // SAFETY: the routine, its runs, the list, the sources, the tables and
     // the DTB copy all lie outside the destination (the plan and the
     // control-area placement ensured it); the live map reaches them all.
-    unsafe { copy::handoff(c.code_at, input, wl.line, c.dtb_at, segments[0].dest.start) }
+    unsafe { copy::handoff(c.code_at, input, wl.line, c.dtb_at, entry) }
 }

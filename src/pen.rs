@@ -154,6 +154,10 @@ pub enum Verdict {
     Stuck,
     /// Not waited for and not seen (a held CPU that may not exist).
     NotSeen,
+    /// It copies a share of the final copy (`cpus=`) and goes to the pen
+    /// afterwards; the final routine waits for its ack (and, with PSCI,
+    /// for OFF) before entering the next stage.
+    FinalCopy,
 }
 
 /// The verdict for entry `e` (its `ack` as read back) given AFFINITY_INFO's
@@ -204,6 +208,7 @@ impl Verdict {
             Verdict::Unknown(_) => "unknown",
             Verdict::Stuck => "stuck",
             Verdict::NotSeen => "not-seen",
+            Verdict::FinalCopy => "final-copy",
         }
     }
 }

@@ -122,8 +122,14 @@ fn boot_without_payload_is_an_error() {
 const ALL_FOUR: &str = "smp: Brought up 1 node, 4 CPUs";
 
 /// The stage's command line for the 4-CPU hand-offs below, Linux's words
-/// last. The relocation itself runs on the boot CPU.
-const SMP_BOOT: &str = "mode=boot";
+/// last: the final copy split across all four CPUs, the secondaries
+/// going to the pen after their share.
+const SMP_BOOT: &str = "mode=boot cpus=4";
+
+/// The same with the relocation on the boot CPU alone: every secondary
+/// goes to the pen before the copy (the pen's own verdicts, and CPUs that
+/// entered the Image by themselves, which `cpus=` above 1 refuses).
+const PEN_BOOT: &str = "mode=boot";
 
 /// The `handoff` record's `pen_cpus` and `warnings`, checked to be lists.
 fn secondaries(run: &common::Run) -> (Vec<serde_json::Value>, Vec<String>) {
@@ -158,13 +164,16 @@ fn virt_smp4(machine: &str, el: u64) {
         run.output
     );
     assert_eq!(run.record("handoff")["el"], el);
+    assert_eq!(run.record("handoff")["cpus"], 4);
     let (cpus, warnings) = secondaries(&run);
     assert!(warnings.is_empty(), "{warnings:?}");
     let ids: Vec<&str> = cpus.iter().map(|c| c["cpu"].as_str().unwrap()).collect();
     assert_eq!(ids, ["0x1", "0x2", "0x3"], "{cpus:?}");
     for c in &cpus {
         assert_eq!(c["method"], "psci", "{c}");
-        assert_eq!(c["state"], "off", "{c}");
+        // Each copied a share, then the pen turned it OFF; the final
+        // routine waited for AFFINITY_INFO to say so.
+        assert_eq!(c["state"], "final-copy", "{c}");
         assert!(c["release"].is_null(), "{c}");
     }
     assert!(
@@ -187,12 +196,12 @@ fn linux_brings_up_four_cpus_after_hand_off_at_el2() {
 /// QEMU raspi4b booted by QEMU itself (`-kernel`, Debian's Pi 4 DTB):
 /// QEMU keeps CPUs 1-3 in its own spin loop at 0xe0/0xe8/0xf0 (the DTB's
 /// release addresses) until the stage sends them to its pen.
-fn raspi4b_hand_off(until: &[&str]) -> common::Run {
+fn raspi4b_hand_off(stage_args: &str, until: &[&str]) -> common::Run {
     // The cloud kernel has no mini-UART driver: it prints on the PL011.
     Qemu::raspi4b()
         .arg("-initrd")
         .arg(linux_image().to_str().unwrap())
-        .append(&format!("{SMP_BOOT} {PI4_LINUX}"))
+        .append(&format!("{stage_args} {PI4_LINUX}"))
         .until(until)
         .timeout(Duration::from_secs(240))
         .run()
@@ -203,16 +212,26 @@ const PI4_LINUX: &str = "earlycon=pl011,0xfe201000 console=ttyAMA0";
 
 /// Every secondary waits in the pen, at a slot of the control area (kept
 /// by /memreserve/) that the DTB handed on names as its release address:
-/// Linux can bring them up only from there.
-fn check_spin_table_pen(run: &common::Run, cpus: &[serde_json::Value], from: &str) {
+/// Linux can bring them up only from there. `from`: where they came to
+/// the pen from before the copy, or `None` for the final copy's CPUs
+/// (they reach it after their share).
+fn check_spin_table_pen(run: &common::Run, cpus: &[serde_json::Value], from: Option<&str>) {
     let h = run.record("handoff");
     let control = &h["control"][0];
     let (lo, hi) = (control[0].as_u64().unwrap(), control[1].as_u64().unwrap());
     for (c, id) in cpus.iter().zip(["0x1", "0x2", "0x3"]) {
         assert_eq!(c["cpu"], id, "{c}");
         assert_eq!(c["method"], "spin-table", "{c}");
-        assert_eq!(c["from"], from, "{c}");
-        assert_eq!(c["state"], "pen", "{c}");
+        match from {
+            Some(from) => {
+                assert_eq!(c["from"], from, "{c}");
+                assert_eq!(c["state"], "pen", "{c}");
+            }
+            None => {
+                assert!(c["from"].is_null(), "{c}");
+                assert_eq!(c["state"], "final-copy", "{c}");
+            }
+        }
         let release = c["release"].as_str().unwrap();
         let release = u64::from_str_radix(release.trim_start_matches("0x"), 16).unwrap();
         assert!(
@@ -224,13 +243,48 @@ fn check_spin_table_pen(run: &common::Run, cpus: &[serde_json::Value], from: &st
 
 #[test]
 fn linux_brings_up_four_cpus_from_the_pen_on_raspi4b() {
-    let run = raspi4b_hand_off(&[ALL_FOUR]);
-    check_pi4(&run, "firmware");
+    let run = raspi4b_hand_off(SMP_BOOT, &[ALL_FOUR]);
+    check_pi4(&run, None);
+    assert_eq!(run.record("handoff")["cpus"], 4);
+}
+
+/// `cpus=2`: CPU 1 copies a share and reaches the pen afterwards, CPUs 2
+/// and 3 come to the pen from QEMU's spin loop before the copy; Linux
+/// brings all of them up from their slots.
+#[test]
+fn linux_brings_up_four_cpus_after_a_two_cpu_final_copy_on_raspi4b() {
+    let run = raspi4b_hand_off("mode=boot cpus=2", &[ALL_FOUR]);
+    assert!(
+        run.matched,
+        "Linux did not bring up 4 CPUs:\n{}",
+        run.output
+    );
+    assert_eq!(run.record("handoff")["cpus"], 2);
+    let (cpus, warnings) = secondaries(&run);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(cpus.len(), 3, "{cpus:?}");
+    check_spin_table_pen(&run, &cpus[..1], None);
+    let control = &run.record("handoff")["control"][0];
+    for c in &cpus[1..] {
+        assert_eq!(c["from"], "firmware", "{c}");
+        assert_eq!(c["state"], "pen", "{c}");
+        let release = c["release"].as_str().unwrap();
+        let release = u64::from_str_radix(release.trim_start_matches("0x"), 16).unwrap();
+        assert!(
+            (control[0].as_u64().unwrap()..control[1].as_u64().unwrap()).contains(&release),
+            "{c}: release address outside the control area {control}"
+        );
+    }
+    assert!(
+        !run.output.contains("failed to come online"),
+        "{}",
+        run.output
+    );
 }
 
 /// Linux brought every CPU up, each from the slot of the pen it waited
 /// at, and nothing was worth a warning.
-fn check_pi4(run: &common::Run, from: &str) {
+fn check_pi4(run: &common::Run, from: Option<&str>) {
     assert!(
         run.matched,
         "Linux did not bring up 4 CPUs:\n{}",
@@ -259,7 +313,21 @@ fn linux_brings_up_the_firmwares_secondaries_from_the_pen() {
         |_| {},
         &[ALL_FOUR],
     );
-    check_pi4(&run, "firmware");
+    check_pi4(&run, None);
+}
+
+/// The same with the relocation on the boot CPU alone: CPUs 1-3 come to
+/// the pen from the armstub's spin table before the copy.
+#[test]
+fn linux_brings_up_the_firmwares_secondaries_from_the_pen_after_one_cpu_copied() {
+    let run = linux_as_firmware(
+        "handoff-pi4-firmware-1cpu",
+        0b0001,
+        &format!("{PEN_BOOT} {PI4_LINUX}"),
+        |_| {},
+        &[ALL_FOUR],
+    );
+    check_pi4(&run, Some("firmware"));
 }
 
 /// A loader that released all four CPUs into the Image at once: three
@@ -270,11 +338,11 @@ fn linux_brings_up_cpus_that_had_parked_in_the_stage() {
     let run = linux_as_firmware(
         "handoff-pi4-parked",
         0b1111,
-        &format!("{SMP_BOOT} {PI4_LINUX}"),
+        &format!("{PEN_BOOT} {PI4_LINUX}"),
         |_| {},
         &[ALL_FOUR],
     );
-    check_pi4(&run, "stage");
+    check_pi4(&run, Some("stage"));
     assert!(!run.record("handoff")["parked_cpu"].is_null());
 }
 
@@ -298,7 +366,7 @@ fn a_cpu_that_never_answers_is_a_warning_and_keeps_its_release_address() {
     let run = linux_as_firmware(
         "handoff-pi4-ghost",
         0b0001,
-        &format!("{SMP_BOOT} {PI4_LINUX}"),
+        &format!("{PEN_BOOT} {PI4_LINUX}"),
         |dtb| dtb.node_mut("/cpus").kids.push(ghost_cpu()),
         &[ALL_FOUR, "CPU4: failed to come online"],
     );
@@ -311,7 +379,7 @@ fn a_cpu_that_never_answers_is_a_warning_and_keeps_its_release_address() {
         ]
     );
     assert_eq!(cpus.len(), 4, "{cpus:?}");
-    check_spin_table_pen(&run, &cpus[..3], "firmware");
+    check_spin_table_pen(&run, &cpus[..3], Some("firmware"));
     assert_eq!(cpus[3]["cpu"], "0x4");
     assert_eq!(cpus[3]["state"], "missing");
     assert!(cpus[3]["from"].is_null());
@@ -326,7 +394,7 @@ fn a_silent_cpu_while_cpus_ran_the_stage_is_an_error() {
     let run = linux_as_firmware(
         "handoff-pi4-stuck",
         0b0011,
-        &format!("{SMP_BOOT} {PI4_LINUX}"),
+        &format!("{PEN_BOOT} {PI4_LINUX}"),
         |dtb| dtb.node_mut("/cpus").kids.push(ghost_cpu()),
         &[],
     );
@@ -356,7 +424,7 @@ fn a_cpu_psci_does_not_know_is_a_warning() {
         &dir,
         "virt",
         "1G",
-        &format!("{SMP_BOOT} console=ttyAMA0"),
+        &format!("{PEN_BOOT} console=ttyAMA0"),
         4,
     ));
     let mut ghost = dtb.node_mut("/cpus/cpu@3").clone();
@@ -417,10 +485,174 @@ fn a_dtb_handed_on_without_a_release_address_is_an_error() {
     let run = Qemu::raspi4b()
         .arg("-initrd")
         .arg(path.to_str().unwrap())
-        .append(&format!("{SMP_BOOT} {PI4_LINUX}"))
+        .append(&format!("{PEN_BOOT} {PI4_LINUX}"))
         .run();
     run.expect_error(
         "DTB handed on: cpu 0x1: no cpu-release-addr: spin-table cpu 0x1 could not be handed on",
     );
     assert!(run.all("handoff").is_empty(), "{}", run.output);
+}
+
+/// A payload that checks every byte of itself once it runs: a few
+/// instructions (position independent, MMU off) hash the data after them,
+/// 64-bit words in order (h = (h ^ w) * K, so a missing, stale or
+/// misplaced page changes it), compare with the hash the host stored and
+/// end QEMU through semihosting with 0 if they agree, 9 if not.
+/// Assembled from:
+/// ```text
+///     adr  x1, data ; ldr x2, words ; ldr x3, expected ; ldr x6, K
+///     mov  x4, #0
+/// 1:  ldr  x5, [x1], #8 ; eor x4, x4, x5 ; mul x4, x4, x6
+///     subs x2, x2, #1 ; b.ne 1b
+///     mov  x0, #0x18 ; adr x1, ok ; cmp x4, x3 ; b.eq 2f ; adr x1, bad
+/// 2:  hlt  #0xf000 ; b .
+/// ```
+fn self_checking_blob(data_bytes: usize, seed: u64, wrong_hash: bool) -> Vec<u8> {
+    const K: u64 = 0x0000_0100_0000_01b3; // FNV-1 64-bit prime
+    const CODE: [u32; 18] = [
+        0x1000_0401, // adr  x1, #0x80 (the data)
+        0x5800_0222, // ldr  x2, words
+        0x5800_0243, // ldr  x3, expected
+        0x5800_0266, // ldr  x6, K
+        0xd280_0004, // mov  x4, #0
+        0xf840_8425, // ldr  x5, [x1], #8
+        0xca05_0084, // eor  x4, x4, x5
+        0x9b06_7c84, // mul  x4, x4, x6
+        0xf100_0442, // subs x2, x2, #1
+        0x54ff_ff81, // b.ne the ldr
+        0xd280_0300, // mov  x0, #0x18 (SYS_EXIT)
+        0x1000_01a1, // adr  x1, ok
+        0xeb03_009f, // cmp  x4, x3
+        0x5400_0040, // b.eq the hlt
+        0x1000_01c1, // adr  x1, bad
+        0xd45e_0000, // hlt  #0xf000
+        0x1400_0000, // b    .
+        0xd503_201f, // nop
+    ];
+    let mut x = seed | 1;
+    let data: Vec<u64> = (0..data_bytes / 8)
+        .map(|_| {
+            // xorshift64: no page repeats another
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        })
+        .collect();
+    let hash = data.iter().fold(0u64, |h, &w| (h ^ w).wrapping_mul(K));
+    let mut blob = common::words(&CODE);
+    let consts = [
+        data.len() as u64,
+        if wrong_hash { !hash } else { hash },
+        K,
+        0x20026, // ADP_Stopped_ApplicationExit, status 0
+        0,
+        0x20026, // ... status 9
+        9,
+    ];
+    blob.extend(consts.iter().flat_map(|c| c.to_le_bytes()));
+    assert_eq!(blob.len(), 0x80);
+    blob.extend(data.iter().flat_map(|w| w.to_le_bytes()));
+    blob
+}
+
+/// `mode=boot cpus=4` with the self-checking blob at `dest=` over the
+/// stage (0x40200000 on virt), 8 MiB of data split across four CPUs.
+fn blob_hand_off(name: &str, machine: &str, args: &str, wrong_hash: bool) -> common::Run {
+    let dir = scratch(name);
+    let path = dir.join("blob.bin");
+    std::fs::write(&path, self_checking_blob(8 << 20, 0x5eed, wrong_hash)).unwrap();
+    Qemu::virt()
+        .args(["-M", machine, "-smp", "4", "-initrd"])
+        .arg(path.to_str().unwrap())
+        .append(&format!("mode=boot dest=0x40200000 {args}"))
+        .timeout(Duration::from_secs(180))
+        .run()
+}
+
+/// The blob ran and found every one of its bytes where it belongs after
+/// a final copy on four CPUs; the secondaries reached the pen first.
+fn check_blob(run: &common::Run, strategy: &str) {
+    assert_eq!(
+        run.status,
+        Some(0),
+        "the payload found itself damaged (9) or did not run:\n{}",
+        run.output
+    );
+    let h = run.record("handoff");
+    assert_eq!(h["strategy"], strategy, "{h}");
+    assert_eq!(h["cpus"], 4, "{h}");
+    assert_eq!(h["image"], false, "{h}");
+    let (cpus, warnings) = secondaries(run);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let states: Vec<&str> = cpus.iter().map(|c| c["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["final-copy"; 3], "{cpus:?}");
+    assert!(
+        !run.output.contains("\"record\":\"error\""),
+        "{}",
+        run.output
+    );
+}
+
+#[test]
+fn every_byte_arrives_after_an_ind_list_hand_off_on_four_cpus() {
+    let run = blob_hand_off(
+        "handoff-blob-ind-list",
+        "virt",
+        "strategy=ind-list cpus=4",
+        false,
+    );
+    check_blob(&run, "ind-list");
+}
+
+/// The contiguous loop runs under the contiguous map: the secondaries
+/// install it too before they leave the stage. At EL2, with the fused
+/// kernel.
+#[test]
+fn every_byte_arrives_after_a_contiguous_hand_off_on_four_cpus_at_el2() {
+    let run = blob_hand_off(
+        "handoff-blob-contig",
+        "virt,virtualization=on",
+        "strategy=contiguous copy=ldp-q-dc cpus=4",
+        false,
+    );
+    check_blob(&run, "contiguous");
+    assert_eq!(run.record("handoff")["el"], 2);
+}
+
+/// The check above can fail: the same blob with a wrong stored hash
+/// reports itself damaged (status 9).
+#[test]
+fn the_self_checking_blob_notices_a_wrong_hash() {
+    let run = blob_hand_off("handoff-blob-wrong", "virt", "cpus=4", true);
+    assert_eq!(run.status, Some(9), "{}", run.output);
+}
+
+/// A fault on a secondary during the final copy (`inject=`: a source of
+/// the last CPU's share points past RAM): it lands in the control area's
+/// park vectors, which end the run with status 3 through semihosting;
+/// the payload (which would exit 0 or 9) is never entered.
+fn fault_in_final_copy(name: &str, machine: &str, strategy: &str) {
+    let run = blob_hand_off(
+        name,
+        machine,
+        &format!("strategy={strategy} cpus=4 inject=secondary-copy-fault"),
+        false,
+    );
+    assert_eq!(run.status, Some(3), "{}", run.output);
+    assert_eq!(run.record("handoff")["cpus"], 4);
+}
+
+#[test]
+fn a_fault_on_a_secondary_in_the_final_list_copy_stops_the_boot() {
+    fault_in_final_copy("handoff-blob-fault-list", "virt", "ind-list");
+}
+
+#[test]
+fn a_fault_on_a_secondary_in_the_final_contiguous_copy_stops_the_boot() {
+    fault_in_final_copy(
+        "handoff-blob-fault-contig",
+        "virt,virtualization=on",
+        "contiguous",
+    );
 }

@@ -612,12 +612,6 @@ fn bootargs_cases() -> Vec<Case> {
             "mode=info cpus=2",
             error("cpus=2: the DTB lists 1 CPU(s) with a reg under /cpus"),
         ),
-        qemu(
-            "`mode=boot cpus=2` on `-smp 2`",
-            &["-smp", "2"],
-            "mode=boot cpus=2",
-            error("cpus=: mode=boot relocates on the boot CPU only"),
-        ),
         cmdline(
             "size=1M trials=1 inject=secondary-copy-fault",
             error("inject=secondary-copy-fault needs a secondary: give cpus= above 1"),

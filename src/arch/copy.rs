@@ -54,9 +54,129 @@ walker_asm!(
     "../../asm/handoff.S",
     SCTLR_MCI = const super::mmu::SCTLR_MCI,
     SYS_EXIT = const super::semihosting::SYS_EXIT,
+    SYS_WRITE0 = const super::semihosting::SYS_WRITE0,
     ADP_STOPPED_APPLICATION_EXIT = const super::semihosting::ADP_STOPPED_APPLICATION_EXIT,
     EXIT_EXCEPTION = const ExitStatus::Exception.code(),
+    EXIT_VERIFY = const ExitStatus::Verify.code(),
+    FP_DTB = const offset_of!(FinalParams, dtb),
+    FP_GO = const offset_of!(FinalParams, go),
+    FP_ABORT = const offset_of!(FinalParams, abort),
+    FP_TICKS = const offset_of!(FinalParams, ticks),
+    FP_COUNT = const offset_of!(FinalParams, count),
+    FP_CONDUIT = const offset_of!(FinalParams, conduit),
+    FP_CPUS = const offset_of!(FinalParams, cpus),
+    FC_DONE = const offset_of!(FinalCpu, done),
+    FC_ACK = const offset_of!(FinalCpu, ack),
+    FC_PSCI = const offset_of!(FinalCpu, psci),
+    FC_MPIDR = const offset_of!(FinalCpu, mpidr),
+    FC_SIZE = const size_of::<FinalCpu>(),
+    PSCI_AFFINITY_INFO = const PSCI_AFFINITY_INFO,
+    PSCI_OFF = const PSCI_OFF,
+    CONDUIT_SMC = const mmu_reloc::pen::CONDUIT_SMC,
 );
+
+/// PSCI 0.2 AFFINITY_INFO (SMC64) and its answer OFF.
+const PSCI_AFFINITY_INFO: u64 = 0xC400_0004;
+const PSCI_OFF: u64 = 1;
+
+/// CPU slots of a hand-off on several CPUs, the boot CPU's included.
+pub const FINAL_CPUS_MAX: usize = mmu_reloc::bootargs::CPUS_MAX as usize;
+
+/// One word of a hand-off on several CPUs with its own cache lines (one
+/// writer each; larger than any D-cache line: `arch::smp::line_fits`).
+#[repr(C, align(256))]
+pub struct SyncWord(pub u64);
+
+/// What the boot CPU's final routine (`HANDOFF_SMP`) waits for, per
+/// secondary: its done word, its pen entry's ack word, whether it is a
+/// PSCI CPU (then AFFINITY_INFO must say OFF) and its MPIDR affinity.
+#[derive(Clone, Copy, Default)]
+#[repr(C)]
+pub struct FinalCpu {
+    pub done: u64,
+    pub ack: u64,
+    pub psci: u64,
+    pub mpidr: u64,
+}
+
+/// The parameter block of `HANDOFF_SMP` (written by the boot CPU before
+/// any secondary is told to go there; never written again).
+#[repr(C)]
+pub struct FinalParams {
+    pub dtb: u64,
+    pub entry: u64,
+    /// Address of the go word.
+    pub go: u64,
+    /// Address of the abort word the share walkers poll.
+    pub abort: u64,
+    /// Generic-timer ticks the boot CPU waits, from the end of its own
+    /// share, for every secondary to be done and in the pen.
+    pub ticks: u64,
+    /// Secondaries in `cpus`.
+    pub count: u64,
+    /// The pen's PSCI conduit (`mmu_reloc::pen::CONDUIT_*`).
+    pub conduit: u64,
+    pub cpus: [FinalCpu; FINAL_CPUS_MAX - 1],
+}
+const _: () = assert!(offset_of!(FinalParams, entry) == offset_of!(FinalParams, dtb) + 8);
+
+/// Where the words of a [`FinalSync`] placed at some address lie (the
+/// piece is only ever reached through these addresses: other CPUs write
+/// parts of it).
+#[derive(Clone, Copy)]
+pub struct SyncAddrs {
+    at: u64,
+    pub go: u64,
+    pub abort: u64,
+    pub params: u64,
+}
+
+impl SyncAddrs {
+    pub fn at(at: u64) -> Self {
+        SyncAddrs {
+            at,
+            go: at + offset_of!(FinalSync, go) as u64,
+            abort: at + offset_of!(FinalSync, abort) as u64,
+            params: at + offset_of!(FinalSync, params) as u64,
+        }
+    }
+
+    /// CPU `i`'s done word.
+    pub fn done(&self, i: usize) -> u64 {
+        self.at + (offset_of!(FinalSync, done) + i * size_of::<SyncWord>()) as u64
+    }
+
+    /// Zeroes every word, writes `params` and cleans the piece to the PoC
+    /// (secondaries may read it with their MMU off).
+    ///
+    /// # Safety
+    /// [`size_of::<FinalSync>`] writable bytes at the address, aligned,
+    /// that no other CPU uses yet.
+    pub unsafe fn init(&self, params: &FinalParams) {
+        let len = size_of::<FinalSync>();
+        // SAFETY: the caller's piece.
+        unsafe {
+            core::ptr::write_bytes(self.at as *mut u8, 0, len);
+            core::ptr::copy_nonoverlapping(params, self.params as *mut FinalParams, 1);
+        }
+        super::mmu::clean_inval(mmu_reloc::region::Region::new(
+            self.at,
+            self.at + len as u64,
+        ));
+    }
+}
+
+/// The control area's sync piece for a hand-off on several CPUs.
+#[repr(C, align(4096))]
+pub struct FinalSync {
+    /// Written by the boot CPU: 1 releases the secondaries' copies.
+    pub go: SyncWord,
+    /// Raised by the boot CPU when it gives up waiting.
+    pub abort: SyncWord,
+    /// Written by secondary i: 1 arrived in the control area, 2 done.
+    pub done: [SyncWord; FINAL_CPUS_MAX],
+    pub params: FinalParams,
+}
 
 unsafe extern "C" {
     fn reloc_ind_list_copy_page(head: u64, unused: u64, line: u64) -> u64;
@@ -265,6 +385,140 @@ pub fn handoff_code(strategy: Strategy, kernel: CopyKernel, line: u64) -> &'stat
     };
     // SAFETY: [start, end) is the routine's code in the stage's text.
     unsafe { core::slice::from_raw_parts(start, end as usize - start as usize) }
+}
+
+/// `[start, end)` of a routine in the stage's text.
+fn span(start: *const u8, end: *const u8) -> &'static [u8] {
+    // SAFETY: the caller names a routine's start and end labels.
+    unsafe { core::slice::from_raw_parts(start, end as usize - start as usize) }
+}
+
+/// One routine's bytes, from its start and end labels.
+macro_rules! routine {
+    ($start:ident, $end:ident) => {{
+        unsafe extern "C" {
+            static $start: u8;
+            static $end: u8;
+        }
+        span(&raw const $start, &raw const $end)
+    }};
+}
+
+/// The routines of a hand-off on several CPUs (asm/handoff.S) for
+/// `strategy` and `kernel` built for `line`-byte lines: the boot CPU's
+/// (`HANDOFF_SMP`) and the secondaries' (`HANDOFF_SHARE`).
+pub fn handoff_smp_code(
+    strategy: Strategy,
+    kernel: CopyKernel,
+    line: u64,
+) -> (&'static [u8], &'static [u8]) {
+    use Build::{CopyPage, LdpQ, LdpQDc64, LdpQDc128, Mops};
+    use Strategy::{Contiguous, IndList};
+    match (strategy, build(kernel, line)) {
+        (IndList, CopyPage) => (
+            routine!(
+                handoff_smp_ind_list_copy_page,
+                handoff_smp_ind_list_copy_page_end
+            ),
+            routine!(
+                handoff_share_ind_list_copy_page,
+                handoff_share_ind_list_copy_page_end
+            ),
+        ),
+        (IndList, LdpQ) => (
+            routine!(handoff_smp_ind_list_ldpq, handoff_smp_ind_list_ldpq_end),
+            routine!(handoff_share_ind_list_ldpq, handoff_share_ind_list_ldpq_end),
+        ),
+        (IndList, LdpQDc64) => (
+            routine!(
+                handoff_smp_ind_list_ldpq_dc64,
+                handoff_smp_ind_list_ldpq_dc64_end
+            ),
+            routine!(
+                handoff_share_ind_list_ldpq_dc64,
+                handoff_share_ind_list_ldpq_dc64_end
+            ),
+        ),
+        (IndList, LdpQDc128) => (
+            routine!(
+                handoff_smp_ind_list_ldpq_dc128,
+                handoff_smp_ind_list_ldpq_dc128_end
+            ),
+            routine!(
+                handoff_share_ind_list_ldpq_dc128,
+                handoff_share_ind_list_ldpq_dc128_end
+            ),
+        ),
+        (IndList, Mops) => (
+            routine!(handoff_smp_ind_list_mops, handoff_smp_ind_list_mops_end),
+            routine!(handoff_share_ind_list_mops, handoff_share_ind_list_mops_end),
+        ),
+        (Contiguous, CopyPage) => (
+            routine!(
+                handoff_smp_contig_copy_page,
+                handoff_smp_contig_copy_page_end
+            ),
+            routine!(
+                handoff_share_contig_copy_page,
+                handoff_share_contig_copy_page_end
+            ),
+        ),
+        (Contiguous, LdpQ) => (
+            routine!(handoff_smp_contig_ldpq, handoff_smp_contig_ldpq_end),
+            routine!(handoff_share_contig_ldpq, handoff_share_contig_ldpq_end),
+        ),
+        (Contiguous, LdpQDc64) => (
+            routine!(
+                handoff_smp_contig_ldpq_dc64,
+                handoff_smp_contig_ldpq_dc64_end
+            ),
+            routine!(
+                handoff_share_contig_ldpq_dc64,
+                handoff_share_contig_ldpq_dc64_end
+            ),
+        ),
+        (Contiguous, LdpQDc128) => (
+            routine!(
+                handoff_smp_contig_ldpq_dc128,
+                handoff_smp_contig_ldpq_dc128_end
+            ),
+            routine!(
+                handoff_share_contig_ldpq_dc128,
+                handoff_share_contig_ldpq_dc128_end
+            ),
+        ),
+        (Contiguous, Mops) => (
+            routine!(handoff_smp_contig_mops, handoff_smp_contig_mops_end),
+            routine!(handoff_share_contig_mops, handoff_share_contig_mops_end),
+        ),
+        (Strategy::Legacy, _) => unreachable!("no hand-off for the MMU-off-only legacy loop"),
+    }
+}
+
+/// The registers x0, x1, x3 a share walker takes for `share` (x2 is the
+/// line, x4 the abort word).
+pub fn share_args(share: Share<'_>) -> (u64, u64, u64) {
+    match share {
+        Share::Runs(r) => (r.as_ptr() as u64, r.len() as u64, 0),
+        Share::List(l) => (l.first_slot, l.pages, l.dest),
+    }
+}
+
+/// Calls the boot CPU's routine of a hand-off on several CPUs copied to
+/// `code`, with its own share and the parameter block at `params`; it
+/// never returns.
+///
+/// # Safety
+/// As [`handoff`]; `params` holds a filled [`FinalParams`] in the
+/// control area and every secondary it names waits in its routine.
+pub unsafe fn handoff_smp(code: u64, share: Share<'_>, line: u64, params: u64) -> ! {
+    let (a0, a1, a3) = share_args(share);
+    // SAFETY: the caller placed a position-independent handoff_smp_*
+    // routine at `code`: (x0, x1, line, x3, params) -> never.
+    unsafe {
+        let f: extern "C" fn(u64, u64, u64, u64, u64) -> ! = core::mem::transmute(code as usize);
+        f(a0, a1, line, a3, params)
+    }
 }
 
 /// Calls a hand-off routine copied to `code`; it never returns.

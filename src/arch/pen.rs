@@ -159,14 +159,16 @@ pub struct Seen {
 
 /// Waits until every entry that `expects_ack` has acknowledged and every
 /// PSCI CPU is settled (OFF, or an error), or until
-/// [`pen::ACK_TIMEOUT_NS`] passed. `yield` hints let an emulator running
-/// all CPUs on one thread schedule the others. Returns what it saw, in
-/// table order.
+/// [`pen::ACK_TIMEOUT_NS`] passed; entries whose MPIDR is in `later` (they
+/// copy a share of the final copy first) are not waited for. `yield`
+/// hints let an emulator running all CPUs on one thread schedule the
+/// others. Returns what it saw, in table order.
 pub fn wait(
     entries_at: u64,
     table: &[PenEntry],
     conduit: u64,
     parked: Option<u64>,
+    later: &[u64],
 ) -> alloc::vec::Vec<Seen> {
     let stride = core::mem::size_of::<PenEntry>() as u64;
     let at = |i: usize| entries_at + i as u64 * stride;
@@ -177,10 +179,14 @@ pub fn wait(
             psci: (e.method == pen::METHOD_PSCI).then_some(PsciState::On),
         })
         .collect();
+    let waited = |e: &PenEntry| !later.contains(&e.mpidr);
     let start = super::counter();
     loop {
         let mut done = true;
         for (i, (e, s)) in table.iter().zip(seen.iter_mut()).enumerate() {
+            if !waited(e) {
+                continue;
+            }
             if s.ack == pen::ACK_NONE {
                 s.ack = read_ack(at(i));
                 done &= s.ack != pen::ACK_NONE || !pen::expects_ack(e, parked);

@@ -6,7 +6,10 @@
 //! share copied with the same loops, the MMU off again. A secondary that
 //! is told to stop, or faults, ends in `park` (`asm/entry.S`) with its
 //! MMU and caches off and what it wrote cleaned to the PoC; the hand-off
-//! moves parked CPUs on from there.
+//! moves parked CPUs on from there. At `mode=boot`'s hand-off a secondary
+//! leaves the stage for good instead (`OP_HANDOFF`): it jumps to its
+//! routine in the control area (asm/handoff.S), which copies its share of
+//! the final copy and ends in the holding pen.
 //!
 //! # Synchronisation
 //! Every shared word has exactly one writer per phase and its own
@@ -90,6 +93,9 @@ const _: () = assert!(core::mem::align_of::<Block<u64>>() == SLOT_ALIGN);
 /// What a secondary does next.
 pub const OP_RUN: u64 = 1;
 pub const OP_PARK: u64 = 2;
+/// `mode=boot`: the map, then the control area's routine for good
+/// ([`Jump`]).
+pub const OP_HANDOFF: u64 = 3;
 
 /// A secondary's state, as it reports it in its [`Status`].
 pub mod state {
@@ -109,6 +115,9 @@ pub mod state {
     pub const PARKED: u64 = 6;
     /// It entered at another exception level than the boot CPU: parked.
     pub const BAD_EL: u64 = 7;
+    /// On its way to the control area's hand-off routine (`OP_HANDOFF`);
+    /// it answers no command any more.
+    pub const HANDED: u64 = 8;
 
     /// The state's name, for error messages.
     pub fn name(state: u64) -> &'static str {
@@ -121,6 +130,7 @@ pub mod state {
             FAULT => "a fault",
             PARKED => "parked",
             BAD_EL => "a wrong EL",
+            HANDED => "handed off",
             _ => "an unknown state",
         }
     }
@@ -142,6 +152,24 @@ pub struct Work {
     /// set around this CPU's share as the boot CPU sets them around its
     /// own, outside the PMU window.
     pub run: u64,
+    /// `OP_HANDOFF` only: where to go with the share.
+    pub jump: Option<Jump>,
+}
+
+/// Where a secondary goes at `mode=boot`'s hand-off: its `HANDOFF_SHARE`
+/// routine in the control area (asm/handoff.S), with the words it uses
+/// there. All of them lie in the control area, outside every destination.
+#[derive(Clone, Copy)]
+pub struct Jump {
+    pub code: u64,
+    /// The control area's park vectors (VBAR from here on).
+    pub vectors: u64,
+    /// Its done word (1 arrived, 2 share copied).
+    pub done: u64,
+    pub go: u64,
+    pub abort: u64,
+    /// The pen's `pen` entry.
+    pub pen: u64,
 }
 
 struct Command {
@@ -526,6 +554,45 @@ fn run(i: usize, seq: u64, work: Work) {
     report(i, seq, state::IDLE);
 }
 
+/// `OP_HANDOFF` on secondary `i`: the final copy's map (or none, as the
+/// boot CPU runs it), exceptions to the park vectors, HANDED, then its
+/// routine in the control area, which never comes back to the stage.
+fn hand_off(i: usize, seq: u64, work: Work, jump: Jump) -> ! {
+    if let Some(regs) = work.map {
+        // SAFETY: the boot CPU's map for the final copy identity-maps the
+        // stage, this stack, the control area, sources and list.
+        unsafe { hw::enable_regs(work.regime, regs, &[own_stack(i)]) };
+    }
+    super::mask_all();
+    super::set_vbar(jump.vectors);
+    report(i, seq, state::HANDED);
+    let share = match work.strategy {
+        Strategy::Contiguous => Share::Runs(
+            // SAFETY: the boot CPU put this run array in the control area,
+            // which nothing overwrites before the next stage.
+            unsafe {
+                core::slice::from_raw_parts(work.runs.0 as *const CopyRun, work.runs.1 as usize)
+            },
+        ),
+        _ => Share::List(work.list),
+    };
+    let (a0, a1, a3) = copy::share_args(share);
+    // The stage's lines this CPU dirtied go to memory before the stage is
+    // overwritten (a cacheable overwrite would take them coherently
+    // anyway; with the MMU off it would not).
+    hw::clean_inval(own_stack(i));
+    // SAFETY: a position-independent HANDOFF_SHARE routine the boot CPU
+    // copied to `code` and made visible to instruction fetch:
+    // (x0, x1, line, x3, abort, done, go, pen) -> never.
+    unsafe {
+        let f: extern "C" fn(u64, u64, u64, u64, u64, u64, u64, u64) -> ! =
+            core::mem::transmute(jump.code as usize);
+        f(
+            a0, a1, work.line, a3, jump.abort, jump.done, jump.go, jump.pen,
+        )
+    }
+}
+
 /// Rust entry of a secondary (asm/smp.S), on its own stack, MMU off.
 #[unsafe(no_mangle)]
 extern "C" fn smp_secondary_main(index: u64) -> ! {
@@ -552,6 +619,7 @@ extern "C" fn smp_secondary_main(index: u64) -> ! {
         let work = unsafe { *SLOTS.commands[i].0.work.get() };
         match (op, work) {
             (OP_RUN, Some(w)) => run(i, seq, w),
+            (OP_HANDOFF, Some(w @ Work { jump: Some(j), .. })) => hand_off(i, seq, w, j),
             _ => {
                 report(i, seq, state::PARKED);
                 // SAFETY: the MMU is off between runs; everything this CPU

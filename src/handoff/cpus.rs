@@ -2,8 +2,10 @@
 //! goes to the holding pen in the control area before the stage is
 //! overwritten, acknowledges, and is left the way the next kernel expects
 //! it (spin table: waiting at a zeroed slot the DTB handed on names as its
-//! `cpu-release-addr`; PSCI: OFF). The table and the verdicts are the
-//! library's (`mmu_reloc::pen`); the pen and the waiting are `arch::pen`.
+//! `cpu-release-addr`; PSCI: OFF). CPUs that share the final copy
+//! (`cpus=`) reach the pen after their share, and the final routine waits
+//! for them. The table and the verdicts are the library's
+//! (`mmu_reloc::pen`); the pen and the waiting are `arch::pen`.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -50,6 +52,31 @@ fn plan(w: &World<'_>) -> (u64, Vec<PenEntry>) {
         conduit,
         table::entries(&w.platform, arch::boot_mpidr(), conduit),
     )
+}
+
+impl Pen {
+    /// The pen's `pen` entry (from the stage's code).
+    pub fn entry(&self) -> u64 {
+        self.at
+    }
+
+    /// The PSCI conduit the pen uses (`mmu_reloc::pen::CONDUIT_*`).
+    pub fn conduit(&self) -> u64 {
+        self.conduit
+    }
+
+    /// The ack word of CPU `mpidr`'s entry, and whether it is a PSCI CPU
+    /// the pen turns off.
+    pub fn ack_of(&self, mpidr: u64) -> Option<(u64, bool)> {
+        let stride = core::mem::size_of::<PenEntry>() as u64;
+        let i = self.table.iter().position(|e| e.mpidr == mpidr)?;
+        let psci =
+            self.table[i].method == table::METHOD_PSCI && self.conduit != table::CONDUIT_NONE;
+        Some((
+            self.entries_at + i as u64 * stride + table::ENTRY_ACK as u64,
+            psci,
+        ))
+    }
 }
 
 /// Bytes the pen and its table need in the control area.
@@ -119,21 +146,35 @@ pub fn install(
 /// arrived at its slot in `dtb` and zeroes its original release address
 /// again. A CPU that did not come: a warning, left as the DTB had it; one
 /// that may still run the stage: an error (the stage must not be
-/// overwritten under it).
-pub fn hand_back(w: &World<'_>, p: &Pen, dtb: &mut [u8]) -> Result<Report, Error> {
+/// overwritten under it). The CPUs in `final_copy` (started by the stage
+/// for `cpus=`) copy a share of the final copy first and reach the pen
+/// from there: they are not sent or waited for here (the final routine
+/// waits for them), but a spin-table one gets its slot in `dtb` all the
+/// same.
+pub fn hand_back(
+    w: &World<'_>,
+    p: &Pen,
+    dtb: &mut [u8],
+    final_copy: &[u64],
+) -> Result<Report, Error> {
     let parked = arch::parked_cpu();
-    // Until the stage starts secondaries itself, only CPUs that entered
-    // the Image by themselves can be running it.
-    let may_run_stage = parked.is_some();
+    // CPUs that entered the Image by themselves, or that the stage
+    // started, may be running it.
+    let may_run_stage = parked.is_some() || !final_copy.is_empty();
     let spinning = |e: &&PenEntry| e.method == table::METHOD_SPIN;
     let releases: Vec<u64> = (p.table.iter().filter(spinning))
+        .filter_map(|e| spin_cpu(w, e.mpidr).map(|c| c.release))
+        .collect();
+    // The stage's own CPUs left the firmware's loop when it started them.
+    let firmwares: Vec<u64> = (p.table.iter().filter(spinning))
+        .filter(|e| !final_copy.contains(&e.mpidr))
         .filter_map(|e| spin_cpu(w, e.mpidr).map(|c| c.release))
         .collect();
     pen::send_parked(p.at);
     // SAFETY: the live DTB's release addresses (reserved memory) of the
     // CPUs other than this one: the spin-table protocol's words.
-    unsafe { pen::send_spinning(releases.iter().copied(), p.at + pen::released_offset()) };
-    let seen = pen::wait(p.entries_at, &p.table, p.conduit, parked);
+    unsafe { pen::send_spinning(firmwares.iter().copied(), p.at + pen::released_offset()) };
+    let seen = pen::wait(p.entries_at, &p.table, p.conduit, parked, final_copy);
 
     let mut report = Report {
         cpus: Vec::new(),
@@ -141,14 +182,20 @@ pub fn hand_back(w: &World<'_>, p: &Pen, dtb: &mut [u8]) -> Result<Report, Error
     };
     let stride = core::mem::size_of::<PenEntry>() as u64;
     for (i, (e, s)) in p.table.iter().zip(&seen).enumerate() {
-        let verdict = table::judge(
-            &PenEntry { ack: s.ack, ..*e },
-            s.psci,
-            parked,
-            may_run_stage,
-        );
+        let verdict = if final_copy.contains(&e.mpidr) {
+            Verdict::FinalCopy
+        } else {
+            table::judge(
+                &PenEntry { ack: s.ack, ..*e },
+                s.psci,
+                parked,
+                may_run_stage,
+            )
+        };
         let mut release = handed_on_release(dtb, e.mpidr);
-        if verdict == Verdict::Waiting {
+        let waits = verdict == Verdict::Waiting
+            || (verdict == Verdict::FinalCopy && e.method == table::METHOD_SPIN);
+        if waits {
             let slot = p.entries_at + i as u64 * stride + table::ENTRY_SLOT as u64;
             platform::set_release_addr(dtb, e.mpidr, slot)
                 .map_err(|err| Error::input(format_args!("DTB handed on: {err}")))?;
@@ -227,6 +274,7 @@ impl core::fmt::Display for Human<'_> {
             "off" => "off (PSCI AFFINITY_INFO)",
             "held" => "held in the pen for good",
             "missing" => "did not answer, left as the DTB had it",
+            "final-copy" => "copies a share of the final copy, then goes to the pen",
             other => other,
         };
         write!(f, "): {state}")?;

@@ -118,15 +118,8 @@ pub fn run(dtb_phys: u64, load: u64) -> ! {
 /// Discover, then do what `mode=` asks.
 fn flow(dtb_phys: u64, load: u64) -> Result<(), Error> {
     let (world, blob) = discover(dtb_phys, load)?;
-    let cpus = platform::cpus_wanted(world.args.cpus, world.platform.cpu_ids.len() as u32)
+    platform::cpus_wanted(world.args.cpus, world.platform.cpu_ids.len() as u32)
         .map_err(|e| Error::input(format_args!("{e}")))?;
-    if world.args.mode == Mode::Boot && cpus > 1 {
-        // The final copy runs from the control area, since the payload may
-        // overwrite the stage, where the secondaries' loop lives.
-        return Err(Error::input(
-            "cpus=: mode=boot relocates on the boot CPU only; cpus= applies to mode=bench",
-        ));
-    }
     match world.args.mode {
         Mode::Bench => bench::run(&world),
         Mode::Boot => match handoff::boot(&world, blob)? {},

@@ -8,7 +8,9 @@
 //! secondary is reported with its number (exit status 3, as a fault on
 //! the boot CPU). When the team is dropped, every secondary still
 //! listening is sent to `park` (asm/entry.S), where the hand-off finds
-//! the CPUs parked in the stage.
+//! the CPUs parked in the stage. At `mode=boot` the team instead sends
+//! every secondary to its routine in the control area (`Team::hand_off`)
+//! and waits until each is there: from then on none runs the stage.
 //!
 //! CPUs that entered the Image by themselves (a loader that released all
 //! of them, see asm/entry.S) are parked on `park_mailbox`, which belongs
@@ -209,6 +211,48 @@ impl Team {
         self.mpidrs.len()
     }
 
+    /// MPIDR affinity by CPU number (0: the boot CPU).
+    pub fn mpidrs(&self) -> &[u64] {
+        &self.mpidrs
+    }
+
+    /// How long the final copy of `mode=boot` may take once the boot CPU
+    /// copied its share: as a share of a benchmark run of `pages` pages.
+    pub fn final_ns(pages: u64) -> u64 {
+        SHARE_NS + pages * PAGE_NS
+    }
+
+    /// `mode=boot`: sends every secondary to its hand-off routine with
+    /// `work(i)` and waits (bounded) until `arrived(i)` says it runs there,
+    /// so that no CPU executes the stage once the final copy starts. A
+    /// fault on the way is reported as in a run.
+    pub fn hand_off(
+        &self,
+        (strategy, kernel): (Strategy, CopyKernel),
+        work: impl Fn(usize) -> smp::Work,
+        arrived: impl Fn(usize) -> bool,
+    ) -> Result<(), Error> {
+        let seq = self.seq.get() + 1;
+        self.seq.set(seq);
+        for i in 1..self.cpus() {
+            smp::command(i, seq, smp::OP_HANDOFF, Some(work(i)));
+        }
+        for i in 1..self.cpus() {
+            let there = bounded(ANSWER_NS, || match smp::status(i) {
+                (s, state::FAULT) if s == seq => Some(false),
+                _ => arrived(i).then_some(true),
+            });
+            match there {
+                Some(true) => {}
+                Some(false) => return Err(self.fault_error(i, (strategy, kernel), (0, 0))),
+                None => {
+                    return Err(self.silent(i, "reach its hand-off routine", ExitStatus::Verify));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Waits until CPU `i` reports one of `want` (or FAULT) for run `seq`.
     fn wait(&self, i: usize, seq: u64, want: &[u64], ns: u64, what: &str) -> Result<u64, Error> {
         bounded(ns, || match smp::status(i) {
@@ -287,24 +331,7 @@ impl Team {
         events: &[Event],
     ) -> Result<(u64, Sample, Vec<Share>), Error> {
         let n = self.cpus();
-        let list: Vec<ListShare>;
-        let mut runs: Vec<Vec<CopyRun>> = Vec::new();
-        match input {
-            copy::Input::List(_) => list = wl.plan.list_shares(n),
-            copy::Input::Runs(r) => {
-                list = alloc::vec![ListShare::default(); n];
-                runs = split_runs(r, n);
-                inject_runs(w, &mut runs);
-                // Secondaries may read them with their MMU off.
-                for r in &runs {
-                    let start = r.as_ptr() as u64;
-                    hw::clean_inval(Region::new(
-                        start,
-                        start + core::mem::size_of_val(r.as_slice()) as u64,
-                    ));
-                }
-            }
-        }
+        let (list, runs) = split_input(w, wl, input, n);
         let share = |i: usize| match input {
             copy::Input::List(_) => copy::Share::List(list[i]),
             copy::Input::Runs(_) => copy::Share::Runs(&runs[i]),
@@ -329,6 +356,7 @@ impl Team {
                 map: regs,
                 regime: self.regime,
                 run,
+                jump: None,
             };
             smp::command(i, seq, smp::OP_RUN, Some(work));
         }
@@ -433,7 +461,7 @@ fn inject_target(w: &World<'_>, n: usize) -> Option<usize> {
 
 /// For `inject=` on the runs: the share's last page reads `hole`, so
 /// its earlier pages complete first.
-fn inject_runs(w: &World<'_>, runs: &mut [Vec<CopyRun>]) {
+pub fn inject_runs(w: &World<'_>, runs: &mut [Vec<CopyRun>]) {
     let Some(cpu) = inject_target(w, runs.len()) else {
         return;
     };
@@ -464,7 +492,9 @@ impl Drop for Team {
         let mut parked = 0;
         for i in 1..self.cpus() {
             match smp::status(i).1 {
-                state::FAULT | state::PARKED | state::BAD_EL | state::OFFLINE => continue,
+                state::FAULT | state::PARKED | state::BAD_EL | state::OFFLINE | state::HANDED => {
+                    continue;
+                }
                 _ => smp::command(i, seq, smp::OP_PARK, None),
             }
             match self.wait(i, seq, &[state::PARKED], ANSWER_NS, "park") {
@@ -476,5 +506,31 @@ impl Drop for Team {
             }
         }
         log::debug!("smp: {parked} secondaries told to park did so");
+    }
+}
+
+/// The shares of a run on `n` CPUs: slices of the shared list, or (the
+/// contiguous strategy) each CPU's run array, cleaned to the PoC because
+/// secondaries may read it with their MMU off.
+fn split_input(
+    w: &World<'_>,
+    wl: &Workload,
+    input: &copy::Input<'_>,
+    n: usize,
+) -> (Vec<ListShare>, Vec<Vec<CopyRun>>) {
+    match input {
+        copy::Input::List(_) => (wl.plan.list_shares(n), Vec::new()),
+        copy::Input::Runs(r) => {
+            let mut runs = split_runs(r, n);
+            inject_runs(w, &mut runs);
+            for r in &runs {
+                let start = r.as_ptr() as u64;
+                hw::clean_inval(Region::new(
+                    start,
+                    start + core::mem::size_of_val(r.as_slice()) as u64,
+                ));
+            }
+            (alloc::vec![ListShare::default(); n], runs)
+        }
     }
 }
