@@ -162,8 +162,8 @@
 30: hvc     #0
 31: cmp     x0, #{PSCI_OFF}
     b.eq    27f
-    tbnz    x0, #31, 27f            // an error: nothing to wait for
-    PAST_DEADLINE 29f
+    PAST_DEADLINE 29f               // an error too: we started this CPU
+                                    // with CPU_ON, so it must end OFF
     yield
     b       26b
 27: add     x25, x25, #{FC_SIZE}

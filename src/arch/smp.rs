@@ -282,9 +282,19 @@ fn refresh(r: Region) {
     hw::clean_inval(r);
 }
 
-/// Whether every shared block covers whole lines of this CPU's D-cache.
+/// Whether every shared block covers whole lines of this CPU's D-cache
+/// and whole write-back granules (CTR_EL0.CWG: a write-back may write
+/// that much; when CWG is 0 the architecture allows up to 2 KiB).
 pub fn line_fits() -> bool {
-    hw::dcache_line() as usize <= SLOT_ALIGN
+    write_granule() as usize <= SLOT_ALIGN
+}
+
+/// The most a line fill or write-back of this CPU's D-cache may cover:
+/// the larger of the smallest line and the write-back granule.
+pub fn write_granule() -> u64 {
+    let cwg = super::sysreg::ctr_el0().read(super::sysreg::CTR_EL0::CWG);
+    let granule = if cwg == 0 { 2048 } else { 4 << cwg };
+    hw::dcache_line().max(granule)
 }
 
 /// Where secondaries enter: the physical address of `asm/smp.S`'s entry
@@ -430,6 +440,13 @@ pub fn clear_abort() {
     publish(block_of(&SLOTS.abort));
 }
 
+/// Raises the abort word: every CPU still copying stops at its next page
+/// (a secondary that faulted, or the boot CPU giving up on one).
+pub fn raise_abort() {
+    SLOTS.abort.0.store(1, Ordering::Release);
+    publish(block_of(&SLOTS.abort));
+}
+
 /// Whether a CPU raised the abort word.
 pub fn aborted() -> bool {
     refresh(block_of(&SLOTS.abort));
@@ -484,6 +501,7 @@ fn mmu_off(i: usize, regime: Regime) {
     let keep = [
         own_stack(i),
         block_of(&SLOTS.status[i]),
+        block_of(&SLOTS.copying[i]),
         block_of(&SLOTS.abort),
     ]
     .map(|r| [r.start, r.end]);
@@ -639,8 +657,7 @@ pub fn secondary_fault(i: usize, mut f: RawFault) -> ! {
     f.mmu_on = hw::enabled(regime);
     // SAFETY: only this CPU writes its status.
     unsafe { *SLOTS.status[i].0.fault.get() = f };
-    SLOTS.abort.0.store(1, Ordering::Release);
-    publish(block_of(&SLOTS.abort));
+    raise_abort();
     let seq = SLOTS.status[i].0.seq.load(Ordering::Acquire);
     report(i, seq, state::FAULT);
     mmu_off(i, regime);

@@ -10,6 +10,9 @@ use tock_registers::{LocalRegisterCopy, register_bitfields};
 register_bitfields! {u64,
     /// Cache Type Register.
     pub CTR_EL0 [
+        /// Cache writeback granule: log2 of the largest block a write-back
+        /// may write, in 4-byte words (0: not given, up to 2 KiB).
+        CWG OFFSET(24) NUMBITS(4) [],
         /// log2 of the smallest D-cache line, in 4-byte words.
         DminLine OFFSET(16) NUMBITS(4) [],
         /// log2 of the smallest I-cache line, in 4-byte words.

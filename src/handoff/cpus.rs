@@ -101,8 +101,10 @@ fn handed_on_release(dtb: &[u8], mpidr: u64) -> Option<u64> {
 }
 
 /// Copies the pen and its table to `at` (`len` bytes, page aligned),
-/// keeps the next kernel off it with a /memreserve/ entry in `dtb` (the
-/// copy handed on, with room for it), and checks that `dtb` has a
+/// keeps the next kernel off it and off everything from the park
+/// `vectors` (below it in the control area: the pen points VBAR there)
+/// up to it with one /memreserve/ entry in `dtb` (the copy handed on, with
+/// room for it), and checks that `dtb` has a
 /// `cpu-release-addr` to rewrite for every spin-table CPU, before any CPU
 /// is sent anywhere. Each slot and acknowledgement starts zeroed; the
 /// caller cleans the control area to the PoC.
@@ -130,7 +132,8 @@ pub fn install(
     };
     // SAFETY: the pen's slot in the control area, `len` >= pen::bytes.
     let entries_at = unsafe { pen::install(at, header, &entries) };
-    fdt::add_reservation(dtb, at, len)
+    debug_assert!(vectors <= at);
+    fdt::add_reservation(dtb, vectors, at + len - vectors)
         .map_err(|e| Error::input(format_args!("DTB copy /memreserve/: {e}")))?;
     Ok(Pen {
         at,

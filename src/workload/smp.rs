@@ -112,8 +112,8 @@ impl Team {
         }
         if !smp::line_fits() {
             return Err(Error::input(format_args!(
-                "cpus={n}: D-cache lines of {} bytes exceed the {}-byte CPU slots",
-                hw::dcache_line(),
+                "cpus={n}: a D-cache write-back granule of {} bytes (CTR_EL0) exceeds the {}-byte CPU slots",
+                smp::write_granule(),
                 smp::SLOT_ALIGN
             )));
         }
@@ -390,13 +390,16 @@ impl Team {
             crate::arch::model_mark(false, run);
             let mut states = alloc::vec![state::DONE; n];
             for (i, st) in states.iter_mut().enumerate().skip(1) {
-                *st = self.wait(
-                    i,
-                    seq,
-                    &[state::DONE, state::IDLE],
-                    share_ns,
-                    "finish its share",
-                )?;
+                *st = self
+                    .wait(
+                        i,
+                        seq,
+                        &[state::DONE, state::IDLE],
+                        share_ns,
+                        "finish its share",
+                    )
+                    // The others stop copying before the error is told.
+                    .inspect_err(|_| smp::raise_abort())?;
             }
             Ok::<_, Error>((own, states))
         });
