@@ -208,9 +208,14 @@
     .endm
 
 // Vectors for the final copy, when the stage's own table may already be
-// overwritten: end the run through semihosting with the exception status,
-// or, without semihosting (the hlt then traps back here), wait forever.
-// Position independent; copied 2 KiB aligned into the control area.
+// overwritten. Every entry branches to one report (label 40): with
+// semihosting it prints `mmu-reloc: error: CPU 0x<MPIDR affinity> took an
+// exception during the final copy (ESR 0x<ESR_ELx>)` and the `error` and
+// `exit` records (SYS_WRITE0), then ends the run with the exception
+// status (SYS_EXIT); without semihosting (a board: the hlt traps back
+// here) the CPU waits forever, taking the same exception again.
+// Position independent and stack free; copied 2 KiB aligned into the
+// control area, the text buffer (at the end) with it.
     .text
     .balign 0x800
     .global handoff_vectors
@@ -218,13 +223,99 @@
 handoff_vectors:
     .rept   16
     .balign 0x80
-    mov     x0, #{SYS_EXIT}
-    adr     x1, 1f
+    b       40f                     // the report below
+    .endr
+// x10 := MPIDR affinity (Aff3 at bits 32-39, Aff2-Aff0 at 0-23), x11 :=
+// ESR_ELx of the current EL. The text goes into this CPU's slot of the
+// buffer (slot = Aff0, capped at the last): CPUs that fault at once
+// write different slots unless their Aff0 agree (other clusters) or
+// exceed the slot count; a CPU that finds its slot in use (a fault in
+// here, or such a second CPU) exits without the line. x0-x15 and x30
+// are free: nothing returns from here.
+40: mrs     x10, mpidr_el1
+    lsr     x12, x10, #32
+    and     x12, x12, #0xff         // Aff3
+    and     x10, x10, #0xffffff     // Aff2, Aff1, Aff0
+    orr     x10, x10, x12, lsl #32
+    mrs     x11, CurrentEL
+    cmp     x11, #(2 << 2)
+    b.eq    41f
+    mrs     x11, esr_el1
+    b       42f
+41: mrs     x11, esr_el2
+42: and     x12, x10, #0xff         // Aff0
+    mov     x13, #({FAULT_SLOTS} - 1)
+    cmp     x12, x13
+    csel    x12, x12, x13, lo
+    mov     x13, #{FAULT_SLOT}
+    adr     x14, 60f
+    madd    x13, x12, x13, x14      // this CPU's slot
+    mov     x15, x13                // its start, for SYS_WRITE0
+    ldrb    w12, [x13]
+    cbnz    w12, 43f                // in use: straight to the exit
+    adr     x1, 50f                 // "mmu-reloc: error: "
+    bl      54f
+    bl      44f                     // "CPU 0x.. took ... (ESR 0x..)"
+    adr     x1, 51f                 // newline, the error record
+    bl      54f
+    bl      44f
+    adr     x1, 52f                 // its end, the exit record
+    bl      54f
+    strb    wzr, [x13]
+    mov     x0, #{SYS_WRITE0}
+    mov     x1, x15
+    hlt     #0xf000
+43: mov     x0, #{SYS_EXIT}
+    adr     x1, 59f
     hlt     #0xf000
     b       .
+// "CPU 0x<x10> took an exception during the final copy (ESR 0x<x11>)"
+// at x13 (advanced); x1-x4, x9 scratch, returns through x9.
+44: mov     x9, x30
+    adr     x1, 53f                 // "CPU 0x"
+    bl      54f
+    mov     x1, x10
+    bl      56f
+    adr     x1, 55f                 // " took ... (ESR 0x"
+    bl      54f
+    mov     x1, x11
+    bl      56f
+    mov     w3, #0x29               // ')'
+    strb    w3, [x13], #1
+    ret     x9
+// The NUL-terminated string at x1 to x13 (advanced, without the NUL).
+54: ldrb    w3, [x1], #1
+    cbz     w3, 57f
+    strb    w3, [x13], #1
+    b       54b
+57: ret
+// x1 in hex at x13 (advanced), without leading zeros (0 is "0"); x2-x4
+// scratch.
+56: mov     x2, #60                 // shift of the digit looked at
+58: lsr     x3, x1, x2
+    cbnz    x3, 61f                 // the first non-zero digit
+    cbz     x2, 61f                 // or the last one
+    sub     x2, x2, #4
+    b       58b
+61: lsr     x3, x1, x2
+    and     x3, x3, #0xf
+    add     x4, x3, #0x30           // '0' + d
+    add     x3, x3, #0x57           // 'a' + d - 10
+    cmp     x4, #0x3a
+    csel    x3, x4, x3, lo
+    strb    w3, [x13], #1
+    subs    x2, x2, #4
+    b.pl    61b
+    ret
     .balign 8
-1:  .quad   {ADP_STOPPED_APPLICATION_EXIT}, {EXIT_EXCEPTION}
-    .endr
+59: .quad   {ADP_STOPPED_APPLICATION_EXIT}, {EXIT_EXCEPTION}
+50: .asciz  "mmu-reloc: error: "
+51: .asciz  "\n{{\"record\":\"error\",\"msg\":\""
+52: .asciz  "\"}}\n{{\"record\":\"exit\",\"status\":{EXIT_EXCEPTION}}}\n"
+53: .asciz  "CPU 0x"
+55: .asciz  " took an exception during the final copy (ESR 0x"
+    .balign 16
+60: .space  {FAULT_SLOTS} * {FAULT_SLOT}  // the text buffer, zero
 handoff_vectors_end:
 
 // Each kernel three ways: alone (handoff_*), and for a hand-off on

@@ -630,8 +630,10 @@ fn the_self_checking_blob_notices_a_wrong_hash() {
 
 /// A fault on a secondary during the final copy (`inject=`: a source of
 /// the last CPU's share points past RAM): it lands in the control area's
-/// park vectors, which end the run with status 3 through semihosting;
-/// the payload (which would exit 0 or 9) is never entered.
+/// park vectors, which name the CPU (the last of `-smp 4`: MPIDR 0x3)
+/// and its ESR, print the `error` record and end the run with status 3
+/// through semihosting; the payload (which would exit 0 or 9) is never
+/// entered.
 fn fault_in_final_copy(name: &str, machine: &str, strategy: &str) {
     let run = blob_hand_off(
         name,
@@ -641,6 +643,27 @@ fn fault_in_final_copy(name: &str, machine: &str, strategy: &str) {
     );
     assert_eq!(run.status, Some(3), "{}", run.output);
     assert_eq!(run.record("handoff")["cpus"], 4);
+    let prefix = "mmu-reloc: error: CPU 0x3 took an exception during the final copy (ESR 0x";
+    let line = run
+        .output
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no fault line naming CPU 0x3:\n{}", run.output));
+    // A data abort (EC 0x25, same EL) for the unmapped source.
+    let esr = line
+        .strip_prefix(prefix)
+        .and_then(|r| r.strip_suffix(')'))
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .unwrap_or_else(|| panic!("no ESR in {line:?}"));
+    assert_eq!(esr >> 26, 0x25, "{line}");
+    let e = run.record("error");
+    assert_eq!(
+        e["msg"],
+        line.trim_start_matches("mmu-reloc: error: "),
+        "{}",
+        run.output
+    );
+    assert_eq!(run.record("exit")["status"], 3, "{}", run.output);
 }
 
 #[test]

@@ -73,7 +73,14 @@ walker_asm!(
     PSCI_AFFINITY_INFO = const PSCI_AFFINITY_INFO,
     PSCI_OFF = const PSCI_OFF,
     CONDUIT_SMC = const mmu_reloc::pen::CONDUIT_SMC,
+    FAULT_SLOTS = const FINAL_CPUS_MAX,
+    FAULT_SLOT = const FAULT_SLOT,
 );
+
+/// Bytes of one CPU's slot in the park vectors' text buffer: the fault
+/// line and its `error` and `exit` records, two 64-bit values written
+/// twice each in hex (at most 16 digits), fit with room to spare.
+const FAULT_SLOT: usize = 320;
 
 /// PSCI 0.2 AFFINITY_INFO (SMC64) and its answer OFF.
 const PSCI_AFFINITY_INFO: u64 = 0xC400_0004;
