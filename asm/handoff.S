@@ -26,9 +26,10 @@
 //   for each secondary waits until its done word is 2, its pen entry's
 //   ack is non-zero (it left this code for the pen, which the DTB handed
 //   on reserves) and, for a PSCI CPU, AFFINITY_INFO says OFF; all bounded
-//   by the deadline. Past it: the abort word is raised, a message and
-//   exit status 2 go out through semihosting, and the next stage is never
-//   entered. Then MMU and caches off and the jump, as HANDOFF.
+//   by the deadline. Past it: the abort word is raised and the park
+//   vectors' deadline report (VBAR + DEADLINE_REPORT) names that CPU in
+//   a message and the records, exit status 2, through semihosting; the
+//   next stage is never entered. Then MMU and caches off and the jump, as HANDOFF.
 //   HANDOFF_SHARE (handoff_share_*), a secondary, entered from the stage
 //   with the boot CPU's map (or none) and VBAR at the park vectors:
 //     x0-x4  its share and the abort word, as the share walkers take them
@@ -172,18 +173,17 @@
 28: ENTER_NEXT
 29: ldr     x10, [x19, #{FP_ABORT}]
     PUBLISH x10, 1                  // the others stop at their next page
-    mov     x0, #{SYS_WRITE0}
-    adr     x1, 32f
-    hlt     #0xf000
-    mov     x0, #{SYS_EXIT}
-    adr     x1, 33f
-    hlt     #0xf000
-    b       .                       // never into a half-copied payload
-    .balign 8
-33: .quad   {ADP_STOPPED_APPLICATION_EXIT}, {EXIT_VERIFY}
-32: .ascii  "mmu-reloc: error: hand-off: a secondary did not finish its share of the final copy or reach the pen in time; the next stage was not entered\n"
-    .ascii  "{{\"record\":\"error\",\"msg\":\"hand-off: a secondary did not finish its share of the final copy or reach the pen in time; the next stage was not entered\"}}\n"
-    .asciz  "{{\"record\":\"exit\",\"status\":{EXIT_VERIFY}}}\n"
+    ldr     x10, [x25, #{FC_MPIDR}] // the CPU waited for in vain
+    mrs     x9, CurrentEL
+    cmp     x9, #(2 << 2)
+    b.eq    34f
+    mrs     x9, vbar_el1
+    b       35f
+34: mrs     x9, vbar_el2
+35: add     x9, x9, #{DEADLINE_REPORT}
+    br      x9                      // the park vectors' deadline report:
+                                    // message, records, exit status 2,
+                                    // never into a half-copied payload
     .balign 16
 \name\()_end:
     .endm
@@ -214,6 +214,10 @@
 // `exit` records (SYS_WRITE0), then ends the run with the exception
 // status (SYS_EXIT); without semihosting (a board: the hlt traps back
 // here) the CPU waits forever, taking the same exception again.
+// At VBAR + 0x800 (DEADLINE_REPORT), past the table, HANDOFF_SMP's
+// deadline report enters with x10 = MPIDR of the CPU it waited for in
+// vain, to print `mmu-reloc: error: hand-off: CPU 0x<x10> did not finish
+// ...` the same way and exit with the verification status.
 // Position independent and stack free; copied 2 KiB aligned into the
 // control area, the text buffer (at the end) with it.
     .text
@@ -223,15 +227,16 @@
 handoff_vectors:
     .rept   16
     .balign 0x80
-    b       40f                     // the report below
+    b       40f                     // the fault report below
     .endr
-// x10 := MPIDR affinity (Aff3 at bits 32-39, Aff2-Aff0 at 0-23), x11 :=
-// ESR_ELx of the current EL. The text goes into this CPU's slot of the
-// buffer (slot = Aff0, capped at the last): CPUs that fault at once
-// write different slots unless their Aff0 agree (other clusters) or
-// exceed the slot count; a CPU that finds its slot in use (a fault in
-// here, or such a second CPU) exits without the line. x0-x15 and x30
-// are free: nothing returns from here.
+    .org    handoff_vectors + {DEADLINE_REPORT} // past the table
+    adr     x5, 63f                 // "hand-off: "
+    adr     x6, 64f                 // " did not finish ..."
+    mov     x7, xzr                 // no ESR
+    adr     x8, 65f                 // exit status 2
+    b       42f
+// A fault: x10 := MPIDR affinity of this CPU, x11 := ESR_ELx of the
+// current EL, the message parts and the exit status.
 40: mrs     x10, mpidr_el1
     lsr     x12, x10, #32
     and     x12, x12, #0xff         // Aff3
@@ -241,9 +246,22 @@ handoff_vectors:
     cmp     x11, #(2 << 2)
     b.eq    41f
     mrs     x11, esr_el1
-    b       42f
+    b       62f
 41: mrs     x11, esr_el2
-42: and     x12, x10, #0xff         // Aff0
+62: adr     x5, 66f                 // no prefix
+    adr     x6, 55f                 // " took an exception ... (ESR 0x"
+    mov     x7, #1                  // then ESR and ')'
+    adr     x8, 59f                 // exit status 3
+// The report: "mmu-reloc: error: " and the message (44), then the error
+// record with the message and the exit record with the status at x8,
+// through SYS_WRITE0 and SYS_EXIT. The text goes into this CPU's slot
+// of the buffer (slot = its Aff0, capped at the last): CPUs that report
+// at once write different slots unless their Aff0 agree (other
+// clusters) or exceed the slot count; a CPU that finds its slot in use
+// (a fault in here, or such a second CPU) exits without the line. x0-x15
+// and x30 are free: nothing returns from here.
+42: mrs     x12, mpidr_el1
+    and     x12, x12, #0xff         // Aff0
     mov     x13, #({FAULT_SLOTS} - 1)
     cmp     x12, x13
     csel    x12, x12, x13, lo
@@ -255,48 +273,57 @@ handoff_vectors:
     cbnz    w12, 43f                // in use: straight to the exit
     adr     x1, 50f                 // "mmu-reloc: error: "
     bl      54f
-    bl      44f                     // "CPU 0x.. took ... (ESR 0x..)"
+    bl      44f                     // the message
     adr     x1, 51f                 // newline, the error record
     bl      54f
     bl      44f
-    adr     x1, 52f                 // its end, the exit record
+    adr     x1, 52f                 // its end, the exit record's start
+    bl      54f
+    ldr     x1, [x8, #8]            // the status, in decimal (< 10)
+    add     w3, w1, #0x30
+    strb    w3, [x13], #1
+    adr     x1, 58f                 // the exit record's end
     bl      54f
     strb    wzr, [x13]
     mov     x0, #{SYS_WRITE0}
     mov     x1, x15
     hlt     #0xf000
 43: mov     x0, #{SYS_EXIT}
-    adr     x1, 59f
+    mov     x1, x8
     hlt     #0xf000
     b       .
-// "CPU 0x<x10> took an exception during the final copy (ESR 0x<x11>)"
-// at x13 (advanced); x1-x4, x9 scratch, returns through x9.
+// The message at x13 (advanced): the string at x5, "CPU 0x<x10>", the
+// string at x6, and if x7 != 0 "<x11>)"; x1-x4, x9 scratch, returns
+// through x9.
 44: mov     x9, x30
+    mov     x1, x5
+    bl      54f
     adr     x1, 53f                 // "CPU 0x"
     bl      54f
     mov     x1, x10
     bl      56f
-    adr     x1, 55f                 // " took ... (ESR 0x"
+    mov     x1, x6
     bl      54f
+    cbz     x7, 57f
     mov     x1, x11
     bl      56f
     mov     w3, #0x29               // ')'
     strb    w3, [x13], #1
-    ret     x9
+57: ret     x9
 // The NUL-terminated string at x1 to x13 (advanced, without the NUL).
 54: ldrb    w3, [x1], #1
-    cbz     w3, 57f
+    cbz     w3, 67f
     strb    w3, [x13], #1
     b       54b
-57: ret
+67: ret
 // x1 in hex at x13 (advanced), without leading zeros (0 is "0"); x2-x4
 // scratch.
 56: mov     x2, #60                 // shift of the digit looked at
-58: lsr     x3, x1, x2
+68: lsr     x3, x1, x2
     cbnz    x3, 61f                 // the first non-zero digit
     cbz     x2, 61f                 // or the last one
     sub     x2, x2, #4
-    b       58b
+    b       68b
 61: lsr     x3, x1, x2
     and     x3, x3, #0xf
     add     x4, x3, #0x30           // '0' + d
@@ -309,11 +336,16 @@ handoff_vectors:
     ret
     .balign 8
 59: .quad   {ADP_STOPPED_APPLICATION_EXIT}, {EXIT_EXCEPTION}
+65: .quad   {ADP_STOPPED_APPLICATION_EXIT}, {EXIT_VERIFY}
 50: .asciz  "mmu-reloc: error: "
 51: .asciz  "\n{{\"record\":\"error\",\"msg\":\""
-52: .asciz  "\"}}\n{{\"record\":\"exit\",\"status\":{EXIT_EXCEPTION}}}\n"
+52: .asciz  "\"}}\n{{\"record\":\"exit\",\"status\":"
+58: .asciz  "}}\n"
 53: .asciz  "CPU 0x"
 55: .asciz  " took an exception during the final copy (ESR 0x"
+63: .asciz  "hand-off: "
+64: .asciz  " did not finish its share of the final copy or reach the pen in time; the next stage was not entered"
+66: .asciz  ""
     .balign 16
 60: .space  {FAULT_SLOTS} * {FAULT_SLOT}  // the text buffer, zero
 handoff_vectors_end:

@@ -178,6 +178,10 @@ pub enum Inject {
     CopyFault,
     /// A source in the last CPU's share (needs `cpus=` above 1).
     SecondaryCopyFault,
+    /// `mode=boot` only: the last CPU's share of the final copy never
+    /// ends (needs `cpus=` above 1 and `strategy=ind-list`), so the boot
+    /// CPU's bounded wait runs out.
+    SecondaryHang,
 }
 
 /// One `segs=` entry: a destination base and size, as given (the segment
@@ -381,12 +385,13 @@ const SWITCHES: [(&str, bool); 8] = [
     ("true", true),
     ("false", false),
 ];
-const INJECTIONS: [(&str, Inject); 3] = [
+const INJECTIONS: [(&str, Inject); 4] = [
     ("copy-fault", Inject::CopyFault),
     ("secondary-copy-fault", Inject::SecondaryCopyFault),
+    ("secondary-hang", Inject::SecondaryHang),
     ("none", Inject::None),
 ];
-const INJECTIONS_WORDS: [&str; 3] = words(&INJECTIONS);
+const INJECTIONS_WORDS: [&str; 4] = words(&INJECTIONS);
 
 /// `value` looked up in a choice table; the error names `names`.
 fn choose<T: Copy>(
@@ -753,6 +758,10 @@ mod tests {
         assert_eq!(
             parse("inject=secondary-copy-fault").unwrap().args.inject,
             Inject::SecondaryCopyFault
+        );
+        assert_eq!(
+            parse("inject=secondary-hang").unwrap().args.inject,
+            Inject::SecondaryHang
         );
     }
 

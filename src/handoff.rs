@@ -415,10 +415,16 @@ fn final_on_team(
     entry: u64,
 ) -> Result<Infallible, Error> {
     let n = team.cpus();
-    let shares = FinalShares::split(w, wl, c, input, n)?;
+    let mut shares = FinalShares::split(w, wl, c, input, n)?;
     let sync = copy::SyncAddrs::at(c.sync_at);
     let pages = mmu_reloc::relocate::balanced(wl.bytes / SZ_4K, n)[0].end;
-    let ns = Team::final_ns(pages);
+    let mut ns = Team::final_ns(pages);
+    if w.args.inject == Inject::SecondaryHang {
+        shares.hang_last(c);
+        // A test waits for the deadline: 2 s, not 10 s and more, still
+        // far more than any share of a test payload takes.
+        ns = HANG_DEADLINE_NS;
+    }
     let mut params = copy::FinalParams {
         dtb: c.dtb_at,
         entry,
@@ -488,6 +494,9 @@ fn final_on_team(
     unsafe { copy::handoff_smp(c.code_at, own, wl.line, sync.params) }
 }
 
+/// The final copy's deadline under `inject=secondary-hang`.
+const HANG_DEADLINE_NS: u64 = 2_000_000_000;
+
 /// Each CPU's share of the final copy.
 enum FinalShares<'c> {
     List(Vec<ListShare>),
@@ -534,6 +543,31 @@ impl<'c> FinalShares<'c> {
         }
         hw::clean_inval(Region::new(c.runs_at, at));
         Ok(FinalShares::Runs(out))
+    }
+
+    /// `inject=secondary-hang`: the last CPU's list share starts at the
+    /// first word of the runs piece (page aligned, unused by the list
+    /// strategy), which is an IND_INDIRECTION entry naming its own page.
+    /// `HANDOFF_SHARE` runs as always (arrived, go, the walker), but the
+    /// walker follows that entry to the same word forever: no page is
+    /// copied, no abort check is reached (it comes after a page), `done`
+    /// stays 1, and the boot CPU's bounded wait in `HANDOFF_SMP` runs
+    /// out. The real list is untouched; only that share's start moves.
+    fn hang_last(&mut self, c: &ControlArea) {
+        let FinalShares::List(l) = self else {
+            unreachable!("inject=secondary-hang is refused for the runs")
+        };
+        let Some(last) = l.last_mut() else { return };
+        let at = c.runs_at;
+        debug_assert_eq!(at % SZ_4K, 0);
+        // SAFETY: the runs piece of the control area, which the list
+        // strategy leaves unused; aligned, and nothing else reads it.
+        unsafe {
+            core::ptr::write_volatile(at as *mut u64, at | mmu_reloc::relocate::IND_INDIRECTION)
+        };
+        // The walker may run with the MMU off: the word at the PoC.
+        hw::clean_inval(Region::new(at, at + 8));
+        last.first_slot = at;
     }
 
     /// CPU `i`'s share as `smp::Work` carries it.
@@ -595,6 +629,16 @@ pub fn boot(w: &World<'_>, live: &[u8]) -> Result<Infallible, Error> {
         (1, Inject::SecondaryCopyFault) => {
             return Err(Error::input(
                 "inject=secondary-copy-fault needs a secondary: give cpus= above 1",
+            ));
+        }
+        (1, Inject::SecondaryHang) => {
+            return Err(Error::input(
+                "inject=secondary-hang needs a secondary: give cpus= above 1",
+            ));
+        }
+        (_, Inject::SecondaryHang) if contiguous => {
+            return Err(Error::input(
+                "inject=secondary-hang needs strategy=ind-list (a list slot is what hangs)",
             ));
         }
         (1, Inject::CopyFault) => workload::inject_copy_fault(w, &mut wl),

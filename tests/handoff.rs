@@ -679,3 +679,31 @@ fn a_fault_on_a_secondary_in_the_final_contiguous_copy_stops_the_boot() {
         "contiguous",
     );
 }
+
+/// The boot CPU's wait for the secondaries is bounded: with the last
+/// CPU's share made to loop for ever in its list walk
+/// (`inject=secondary-hang`, which also cuts the deadline to 2 s), the
+/// boot CPU raises the abort word, names that CPU (MPIDR 0x3 on `-smp
+/// 4`) in the error line and record, and ends with status 2; the payload
+/// (which would exit 0 or 9) never runs.
+#[test]
+fn a_secondary_that_never_finishes_its_final_share_stops_the_boot() {
+    let run = blob_hand_off(
+        "handoff-blob-hang",
+        "virt",
+        "strategy=ind-list cpus=4 inject=secondary-hang",
+        false,
+    );
+    assert_eq!(run.status, Some(2), "{}", run.output);
+    assert_eq!(run.record("handoff")["cpus"], 4);
+    let msg = "hand-off: CPU 0x3 did not finish its share of the final copy or reach the pen in time; the next stage was not entered";
+    assert!(
+        run.output
+            .lines()
+            .any(|l| l == format!("mmu-reloc: error: {msg}")),
+        "{}",
+        run.output
+    );
+    assert_eq!(run.record("error")["msg"], msg, "{}", run.output);
+    assert_eq!(run.record("exit")["status"], 2, "{}", run.output);
+}

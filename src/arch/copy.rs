@@ -75,7 +75,12 @@ walker_asm!(
     CONDUIT_SMC = const mmu_reloc::pen::CONDUIT_SMC,
     FAULT_SLOTS = const FINAL_CPUS_MAX,
     FAULT_SLOT = const FAULT_SLOT,
+    DEADLINE_REPORT = const DEADLINE_REPORT,
 );
+
+/// Offset in the park vectors (asm/handoff.S) of the deadline report
+/// `HANDOFF_SMP` branches to, right past the 16 entries.
+const DEADLINE_REPORT: usize = 0x800;
 
 /// Bytes of one CPU's slot in the park vectors' text buffer: the fault
 /// line and its `error` and `exit` records, two 64-bit values written

@@ -106,6 +106,11 @@ fn pass(w: &World<'_>, last: bool) -> Result<(), Error> {
             "nothing to run: strategy=legacy runs with mmu=off and copy=copy_page or ldp-q",
         ));
     }
+    if w.args.inject == Inject::SecondaryHang {
+        return Err(Error::input(
+            "inject=secondary-hang is for the final copy: mode=boot strategy=ind-list cpus= above 1",
+        ));
+    }
     // The other CPUs (cpus=) start now, with the MMU off, once per boot.
     let team = workload::smp::Team::start(w)?;
     if team.is_none() && w.args.inject == Inject::SecondaryCopyFault {

@@ -456,7 +456,7 @@ impl Team {
 /// `secondary-copy-fault` the last one.
 fn inject_target(w: &World<'_>, n: usize) -> Option<usize> {
     match w.args.inject {
-        Inject::None => None,
+        Inject::None | Inject::SecondaryHang => None,
         Inject::CopyFault => Some(0),
         Inject::SecondaryCopyFault => Some(n - 1),
     }
