@@ -617,6 +617,12 @@ fn bootargs_cases() -> Vec<Case> {
             error("inject=secondary-copy-fault needs a secondary: give cpus= above 1"),
         ),
         cmdline(
+            "size=1M trials=1 inject=secondary-hang",
+            error(
+                "inject=secondary-hang is for the final copy: mode=boot strategy=ind-list cpus= above 1",
+            ),
+        ),
+        cmdline(
             "mode=info console=ttyAMA0 root=/dev/vda quiet",
             Expect::Boots(foreign_words_noted),
         ),
