@@ -628,30 +628,31 @@ fn the_self_checking_blob_notices_a_wrong_hash() {
     assert_eq!(run.status, Some(9), "{}", run.output);
 }
 
-/// A fault on a secondary during the final copy (`inject=`: a source of
-/// the last CPU's share points past RAM): it lands in the control area's
-/// park vectors, which name the CPU (the last of `-smp 4`: MPIDR 0x3)
-/// and its ESR, print the `error` record and end the run with status 3
-/// through semihosting; the payload (which would exit 0 or 9) is never
-/// entered.
-fn fault_in_final_copy(name: &str, machine: &str, strategy: &str) {
+/// A fault during the final copy on four CPUs (`inject=`: a source of
+/// the last CPU's share, or of the boot CPU's, points past RAM): it lands
+/// in the control area's park vectors, which name the CPU (`cpu`: the
+/// last of `-smp 4` is MPIDR 0x3, the boot CPU 0x0) and its ESR, print
+/// the `error` record and end the run with status 3 through
+/// semihosting; the payload (which would exit 0 or 9) is never entered.
+fn fault_in_final_copy(name: &str, machine: &str, strategy: &str, inject: &str, cpu: &str) {
     let run = blob_hand_off(
         name,
         machine,
-        &format!("strategy={strategy} cpus=4 inject=secondary-copy-fault"),
+        &format!("strategy={strategy} cpus=4 inject={inject}"),
         false,
     );
     assert_eq!(run.status, Some(3), "{}", run.output);
     assert_eq!(run.record("handoff")["cpus"], 4);
-    let prefix = "mmu-reloc: error: CPU 0x3 took an exception during the final copy (ESR 0x";
+    let prefix =
+        format!("mmu-reloc: error: CPU {cpu} took an exception during the final copy (ESR 0x");
     let line = run
         .output
         .lines()
-        .find(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no fault line naming CPU 0x3:\n{}", run.output));
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no fault line naming CPU {cpu}:\n{}", run.output));
     // A data abort (EC 0x25, same EL) for the unmapped source.
     let esr = line
-        .strip_prefix(prefix)
+        .strip_prefix(prefix.as_str())
         .and_then(|r| r.strip_suffix(')'))
         .and_then(|h| u64::from_str_radix(h, 16).ok())
         .unwrap_or_else(|| panic!("no ESR in {line:?}"));
@@ -668,7 +669,13 @@ fn fault_in_final_copy(name: &str, machine: &str, strategy: &str) {
 
 #[test]
 fn a_fault_on_a_secondary_in_the_final_list_copy_stops_the_boot() {
-    fault_in_final_copy("handoff-blob-fault-list", "virt", "ind-list");
+    fault_in_final_copy(
+        "handoff-blob-fault-list",
+        "virt",
+        "ind-list",
+        "secondary-copy-fault",
+        "0x3",
+    );
 }
 
 #[test]
@@ -677,6 +684,20 @@ fn a_fault_on_a_secondary_in_the_final_contiguous_copy_stops_the_boot() {
         "handoff-blob-fault-contig",
         "virt,virtualization=on",
         "contiguous",
+        "secondary-copy-fault",
+        "0x3",
+    );
+}
+
+/// The boot CPU's own share faulting is named too (MPIDR 0x0).
+#[test]
+fn a_fault_on_the_boot_cpu_in_the_final_copy_on_four_cpus_names_it() {
+    fault_in_final_copy(
+        "handoff-blob-fault-boot",
+        "virt",
+        "contiguous",
+        "copy-fault",
+        "0x0",
     );
 }
 
