@@ -82,10 +82,15 @@ walker_asm!(
 /// `HANDOFF_SMP` branches to, right past the 16 entries.
 const DEADLINE_REPORT: usize = 0x800;
 
-/// Bytes of one CPU's slot in the park vectors' text buffer: the fault
-/// line and its `error` and `exit` records, two 64-bit values written
-/// twice each in hex (at most 16 digits), fit with room to spare.
-const FAULT_SLOT: usize = 320;
+/// Bytes of one CPU's slot in the park vectors' text buffer (a multiple
+/// of 16). The longest text is the deadline report's: the line, the
+/// `error` record repeating its message and the `exit` record, with a
+/// 10-digit MPIDR affinity (Aff3 set) and the NUL, 329 bytes; the fault
+/// report with a 16-digit ESR takes 239.
+const FAULT_SLOT: usize = 384;
+
+// The reports write the exit status as one decimal digit.
+const _: () = assert!(ExitStatus::Exception.code() < 10 && ExitStatus::Verify.code() < 10);
 
 /// PSCI 0.2 AFFINITY_INFO (SMC64) and its answer OFF.
 const PSCI_AFFINITY_INFO: u64 = 0xC400_0004;
