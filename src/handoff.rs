@@ -694,8 +694,9 @@ pub fn boot(w: &World<'_>, live: &[u8]) -> Result<Infallible, Error> {
         );
     }
     // From here the stage's own memory may be overwritten: exceptions go
-    // to the park vectors in the control area (semihosting exit 3, else a
-    // wait loop), not into the stage.
+    // to the park vectors in the control area (with semihosting a line
+    // naming the CPU and ESR, then exit 3; else a wait loop), not into
+    // the stage.
     arch::mask_all();
     arch::set_vbar(c.vectors_at);
     // SAFETY: the routine, its runs, the list, the sources, the tables and
