@@ -618,8 +618,12 @@ fn bootargs_cases() -> Vec<Case> {
         ),
         cmdline(
             "size=1M trials=1 inject=secondary-hang",
+            error("inject=secondary-hang needs a secondary: give cpus= above 1"),
+        ),
+        cmdline(
+            "size=1M trials=1 strategy=contiguous inject=secondary-hang",
             error(
-                "inject=secondary-hang is for the final copy: mode=boot strategy=ind-list cpus= above 1",
+                "inject=secondary-hang needs a list strategy (ind-list or legacy): a list slot is what hangs",
             ),
         ),
         cmdline(

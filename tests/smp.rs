@@ -116,6 +116,36 @@ fn a_fault_on_a_secondary_names_its_cpu() {
     }
 }
 
+/// A secondary that never finishes its share (`inject=secondary-hang`:
+/// its list walk loops on an IND_INDIRECTION entry pointing at its own
+/// page, copying nothing): the boot CPU's wait is bounded, the stage
+/// stops with an error naming the CPU, exit status 2, in every list
+/// strategy with the MMU on and off.
+#[test]
+fn a_secondary_that_never_finishes_is_named_and_the_run_stops() {
+    for (strategy, mmu) in [("ind-list", "on"), ("ind-list", "off"), ("legacy", "off")] {
+        let run = Qemu::virt()
+            .args(["-smp", "4"])
+            .append(&format!(
+                "size=1M trials=1 copy=ldp-q strategy={strategy} mmu={mmu} cpus=4 inject=secondary-hang"
+            ))
+            .run();
+        run.expect_status(2);
+        let msg = run.record("error")["msg"].as_str().unwrap();
+        assert!(
+            msg.starts_with(
+                "cpus=4: CPU 3 (MPIDR 0x3) did not finish its share within the time allowed"
+            ),
+            "{strategy} mmu={mmu}: {msg}"
+        );
+        assert!(
+            run.all("result").is_empty(),
+            "no run completes: {}",
+            run.output
+        );
+    }
+}
+
 /// `inject=copy-fault` with several CPUs aims at the boot CPU's share: the
 /// boot CPU's own report, without a CPU number.
 #[test]

@@ -106,17 +106,24 @@ fn pass(w: &World<'_>, last: bool) -> Result<(), Error> {
             "nothing to run: strategy=legacy runs with mmu=off and copy=copy_page or ldp-q",
         ));
     }
-    if w.args.inject == Inject::SecondaryHang {
+    if w.args.inject == Inject::SecondaryHang
+        && !configs.iter().any(|c| c.strategy != Strategy::Contiguous)
+    {
         return Err(Error::input(
-            "inject=secondary-hang is for the final copy: mode=boot strategy=ind-list cpus= above 1",
+            "inject=secondary-hang needs a list strategy (ind-list or legacy): a list slot is what hangs",
         ));
     }
     // The other CPUs (cpus=) start now, with the MMU off, once per boot.
     let team = workload::smp::Team::start(w)?;
-    if team.is_none() && w.args.inject == Inject::SecondaryCopyFault {
-        return Err(Error::input(
-            "inject=secondary-copy-fault needs a secondary: give cpus= above 1",
-        ));
+    let secondary_injection = match w.args.inject {
+        Inject::SecondaryCopyFault => Some("secondary-copy-fault"),
+        Inject::SecondaryHang => Some("secondary-hang"),
+        Inject::None | Inject::CopyFault => None,
+    };
+    if let (None, Some(name)) = (&team, secondary_injection) {
+        return Err(Error::input(format_args!(
+            "inject={name} needs a secondary: give cpus= above 1"
+        )));
     }
     for (n, segments) in payloads.iter().enumerate() {
         let wl = payload(w, &configs, segments, team.as_ref())?;
@@ -143,7 +150,10 @@ fn payload(
     match team {
         None if w.args.inject == Inject::CopyFault => workload::inject_copy_fault(w, &mut wl),
         None => {}
-        Some(t) => t.inject_list(w, &wl),
+        Some(t) => {
+            t.inject_list(w, &wl);
+            t.inject_hang(w, &wl);
+        }
     }
     println!(
         "bench: {} MiB in {} segments, {} source pages scattered, {} list pages; {} configurations x {} trials",

@@ -26,7 +26,7 @@ use mmu_reloc::mmu::{BuiltMap, Regime};
 use mmu_reloc::platform::{self, PsciMethod};
 use mmu_reloc::pmu::{Event, INST_RETIRED};
 use mmu_reloc::region::Region;
-use mmu_reloc::relocate::{CopyRun, IND_SOURCE, ListShare, balanced, split_runs};
+use mmu_reloc::relocate::{CopyRun, IND_INDIRECTION, IND_SOURCE, ListShare, balanced, split_runs};
 
 use crate::arch::exception::{CopyContext, Fault};
 use crate::arch::smp::{self, RawFault, state};
@@ -41,6 +41,9 @@ const ANSWER_NS: u64 = 5_000_000_000;
 /// How long a share may take: this much, plus [`PAGE_NS`] per page.
 const SHARE_NS: u64 = 10_000_000_000;
 const PAGE_NS: u64 = 1_000_000;
+/// How long a share may take under `inject=secondary-hang` (a test of
+/// the bounded wait that need not last [`SHARE_NS`]).
+const HANG_SHARE_NS: u64 = 2_000_000_000;
 
 /// One CPU's part of a run: pages copied, instructions retired (`None`:
 /// its PMU does not count them).
@@ -367,7 +370,11 @@ impl Team {
             }
         }
         let pages_max = balanced(wl.bytes / mmu_reloc::region::SZ_4K, n)[0].end;
-        let share_ns = SHARE_NS + pages_max * PAGE_NS;
+        let share_ns = if w.args.inject == Inject::SecondaryHang {
+            HANG_SHARE_NS
+        } else {
+            SHARE_NS + pages_max * PAGE_NS
+        };
         let (done, sample) = measure_marked(events, false, || {
             smp::release(seq);
             let boot_share = || {
@@ -429,12 +436,30 @@ impl Team {
         Ok((pages, sample, shares))
     }
 
+    /// `inject=secondary-hang` in a benchmark: the list slot of the last
+    /// CPU's third page (or its last) becomes an IND_INDIRECTION to a page
+    /// that points at itself, so that CPU never finishes a list run and
+    /// the boot CPU's bounded wait (shortened to [`HANG_SHARE_NS`]) gives
+    /// up with an error naming it. The runs of the contiguous strategy
+    /// are left alone: they cannot loop without copying.
+    pub fn inject_hang(&self, w: &World<'_>, wl: &Workload) {
+        if w.args.inject == Inject::SecondaryHang {
+            self.point_slot(wl, self.cpus() - 1, loop_page() | IND_INDIRECTION);
+        }
+    }
+
     /// For `inject=`: the list slot of a page in CPU `cpu`'s share (its
     /// third page, or its last if it has fewer) is pointed at `hole`.
     pub fn inject_list(&self, w: &World<'_>, wl: &Workload) {
         let Some(cpu) = inject_target(w, self.cpus()) else {
             return;
         };
+        self.point_slot(wl, cpu, super::fault_hole(w) | IND_SOURCE);
+    }
+
+    /// Writes `entry` into the list slot of CPU `cpu`'s third page (or its
+    /// last if it has fewer).
+    fn point_slot(&self, wl: &Workload, cpu: usize, entry: u64) {
         let shares = balanced(wl.bytes / mmu_reloc::region::SZ_4K, self.cpus());
         let r = &shares[cpu];
         if r.is_empty() {
@@ -443,13 +468,26 @@ impl Team {
         let page = (r.start + 2).min(r.end - 1);
         if let Some(slot) = wl.plan.page_slot(page) {
             let mut mem = crate::arch::mem::IdentityMem;
-            mmu_reloc::physmem::PhysMem::write_u64(
-                &mut mem,
-                slot,
-                super::fault_hole(w) | IND_SOURCE,
-            );
+            mmu_reloc::physmem::PhysMem::write_u64(&mut mem, slot, entry);
         }
     }
+}
+
+/// A page whose first word is an IND_INDIRECTION entry pointing at the
+/// page itself (`inject=secondary-hang` in a benchmark): a list walker
+/// that reaches it loops there for good, copying nothing.
+fn loop_page() -> u64 {
+    let page = mmu_reloc::region::SZ_4K as usize;
+    let layout = core::alloc::Layout::from_size_align(page, page).expect("a page layout");
+    // SAFETY: a non-zero size; the page is never freed (the boot ends
+    // with the error this injection is for).
+    let p = unsafe { alloc::alloc::alloc_zeroed(layout) } as u64;
+    assert!(p != 0, "out of heap for inject=secondary-hang");
+    // SAFETY: the first word of the page just allocated.
+    unsafe { core::ptr::write_volatile(p as *mut u64, p | IND_INDIRECTION) };
+    // The secondary may walk with its MMU off.
+    hw::clean_inval(Region::new(p, p + 8));
+    p
 }
 
 /// The CPU `inject=` aims at with `n` CPUs: `copy-fault` the boot CPU,
