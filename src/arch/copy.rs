@@ -271,31 +271,6 @@ pub fn model_range_table() -> (u64, u64) {
     )
 }
 
-unsafe extern "C" {
-    static handoff_ind_list_copy_page: u8;
-    static handoff_ind_list_copy_page_end: u8;
-    static handoff_ind_list_ldpq: u8;
-    static handoff_ind_list_ldpq_end: u8;
-    static handoff_contig_copy_page: u8;
-    static handoff_contig_copy_page_end: u8;
-    static handoff_contig_ldpq: u8;
-    static handoff_contig_ldpq_end: u8;
-    static handoff_ind_list_ldpq_dc64: u8;
-    static handoff_ind_list_ldpq_dc64_end: u8;
-    static handoff_ind_list_ldpq_dc128: u8;
-    static handoff_ind_list_ldpq_dc128_end: u8;
-    static handoff_contig_ldpq_dc64: u8;
-    static handoff_contig_ldpq_dc64_end: u8;
-    static handoff_contig_ldpq_dc128: u8;
-    static handoff_contig_ldpq_dc128_end: u8;
-    static handoff_ind_list_mops: u8;
-    static handoff_ind_list_mops_end: u8;
-    static handoff_contig_mops: u8;
-    static handoff_contig_mops_end: u8;
-    static handoff_vectors: u8;
-    static handoff_vectors_end: u8;
-}
-
 /// The build of a kernel that runs on a CPU whose smallest D-cache line
 /// is `line` bytes (CTR_EL0.DminLine). `ldp-q-dc` interleaves one `dc
 /// civac` per 64 bytes (64-byte lines) or per 128 bytes (lines of 128
@@ -344,66 +319,6 @@ pub fn require(kernel: CopyKernel) -> Result<(), Error> {
     )))
 }
 
-/// The park vector table of asm/handoff.S, to be copied to a 2 KiB-aligned
-/// place in the control area.
-pub fn park_vectors() -> &'static [u8] {
-    let (start, end) = (&raw const handoff_vectors, &raw const handoff_vectors_end);
-    // SAFETY: [start, end) is the table in the stage's text.
-    unsafe { core::slice::from_raw_parts(start, end as usize - start as usize) }
-}
-
-/// The bytes of the self-contained hand-off routine (asm/handoff.S) for
-/// `strategy` and `kernel` (built for D-cache lines of `line` bytes), to
-/// be copied to a control page.
-pub fn handoff_code(strategy: Strategy, kernel: CopyKernel, line: u64) -> &'static [u8] {
-    // Only the addresses of the routine's start and end labels are taken.
-    let (start, end) = match (strategy, build(kernel, line)) {
-        (Strategy::IndList, Build::CopyPage) => (
-            &raw const handoff_ind_list_copy_page,
-            &raw const handoff_ind_list_copy_page_end,
-        ),
-        (Strategy::IndList, Build::LdpQ) => (
-            &raw const handoff_ind_list_ldpq,
-            &raw const handoff_ind_list_ldpq_end,
-        ),
-        (Strategy::IndList, Build::LdpQDc64) => (
-            &raw const handoff_ind_list_ldpq_dc64,
-            &raw const handoff_ind_list_ldpq_dc64_end,
-        ),
-        (Strategy::IndList, Build::LdpQDc128) => (
-            &raw const handoff_ind_list_ldpq_dc128,
-            &raw const handoff_ind_list_ldpq_dc128_end,
-        ),
-        (Strategy::Contiguous, Build::CopyPage) => (
-            &raw const handoff_contig_copy_page,
-            &raw const handoff_contig_copy_page_end,
-        ),
-        (Strategy::Contiguous, Build::LdpQ) => (
-            &raw const handoff_contig_ldpq,
-            &raw const handoff_contig_ldpq_end,
-        ),
-        (Strategy::Contiguous, Build::LdpQDc64) => (
-            &raw const handoff_contig_ldpq_dc64,
-            &raw const handoff_contig_ldpq_dc64_end,
-        ),
-        (Strategy::Contiguous, Build::LdpQDc128) => (
-            &raw const handoff_contig_ldpq_dc128,
-            &raw const handoff_contig_ldpq_dc128_end,
-        ),
-        (Strategy::IndList, Build::Mops) => (
-            &raw const handoff_ind_list_mops,
-            &raw const handoff_ind_list_mops_end,
-        ),
-        (Strategy::Contiguous, Build::Mops) => (
-            &raw const handoff_contig_mops,
-            &raw const handoff_contig_mops_end,
-        ),
-        (Strategy::Legacy, _) => unreachable!("no hand-off for the MMU-off-only legacy loop"),
-    };
-    // SAFETY: [start, end) is the routine's code in the stage's text.
-    unsafe { core::slice::from_raw_parts(start, end as usize - start as usize) }
-}
-
 /// `[start, end)` of a routine in the stage's text.
 fn span(start: *const u8, end: *const u8) -> &'static [u8] {
     // SAFETY: the caller names a routine's start and end labels.
@@ -419,6 +334,51 @@ macro_rules! routine {
         }
         span(&raw const $start, &raw const $end)
     }};
+}
+
+/// The park vector table of asm/handoff.S, to be copied to a 2 KiB-aligned
+/// place in the control area.
+pub fn park_vectors() -> &'static [u8] {
+    routine!(handoff_vectors, handoff_vectors_end)
+}
+
+/// The bytes of the self-contained hand-off routine (asm/handoff.S) for
+/// `strategy` and `kernel` (built for D-cache lines of `line` bytes), to
+/// be copied to a control page.
+pub fn handoff_code(strategy: Strategy, kernel: CopyKernel, line: u64) -> &'static [u8] {
+    match (strategy, build(kernel, line)) {
+        (Strategy::IndList, Build::CopyPage) => {
+            routine!(handoff_ind_list_copy_page, handoff_ind_list_copy_page_end)
+        }
+        (Strategy::IndList, Build::LdpQ) => {
+            routine!(handoff_ind_list_ldpq, handoff_ind_list_ldpq_end)
+        }
+        (Strategy::IndList, Build::LdpQDc64) => {
+            routine!(handoff_ind_list_ldpq_dc64, handoff_ind_list_ldpq_dc64_end)
+        }
+        (Strategy::IndList, Build::LdpQDc128) => {
+            routine!(handoff_ind_list_ldpq_dc128, handoff_ind_list_ldpq_dc128_end)
+        }
+        (Strategy::Contiguous, Build::CopyPage) => {
+            routine!(handoff_contig_copy_page, handoff_contig_copy_page_end)
+        }
+        (Strategy::Contiguous, Build::LdpQ) => {
+            routine!(handoff_contig_ldpq, handoff_contig_ldpq_end)
+        }
+        (Strategy::Contiguous, Build::LdpQDc64) => {
+            routine!(handoff_contig_ldpq_dc64, handoff_contig_ldpq_dc64_end)
+        }
+        (Strategy::Contiguous, Build::LdpQDc128) => {
+            routine!(handoff_contig_ldpq_dc128, handoff_contig_ldpq_dc128_end)
+        }
+        (Strategy::IndList, Build::Mops) => {
+            routine!(handoff_ind_list_mops, handoff_ind_list_mops_end)
+        }
+        (Strategy::Contiguous, Build::Mops) => {
+            routine!(handoff_contig_mops, handoff_contig_mops_end)
+        }
+        (Strategy::Legacy, _) => unreachable!("no hand-off for the MMU-off-only legacy loop"),
+    }
 }
 
 /// The routines of a hand-off on several CPUs (asm/handoff.S) for
@@ -688,11 +648,12 @@ pub unsafe fn run_share(
         return 0;
     }
     let f = share_fn(strategy, kernel, line);
-    let (a0, a1, a3) = match (strategy, share) {
-        (Strategy::Contiguous, Share::Runs(r)) => (r.as_ptr() as u64, r.len() as u64, 0),
-        (Strategy::IndList | Strategy::Legacy, Share::List(l)) => (l.first_slot, l.pages, l.dest),
-        _ => unreachable!("strategy and share disagree"),
-    };
+    debug_assert_eq!(
+        strategy == Strategy::Contiguous,
+        matches!(share, Share::Runs(_)),
+        "strategy and share disagree"
+    );
+    let (a0, a1, a3) = share_args(share);
     // SAFETY: the caller guarantees the share describes valid memory and
     // `abort` stays readable; the loop's signature is ShareFn.
     unsafe { f(a0, a1, line, a3, abort) }
