@@ -558,16 +558,9 @@ impl<'c> FinalShares<'c> {
             unreachable!("inject=secondary-hang is refused for the runs")
         };
         let Some(last) = l.last_mut() else { return };
-        let at = c.runs_at;
-        debug_assert_eq!(at % SZ_4K, 0);
-        // SAFETY: the runs piece of the control area, which the list
-        // strategy leaves unused; aligned, and nothing else reads it.
-        unsafe {
-            core::ptr::write_volatile(at as *mut u64, at | mmu_reloc::relocate::IND_INDIRECTION)
-        };
-        // The walker may run with the MMU off: the word at the PoC.
-        hw::clean_inval(Region::new(at, at + 8));
-        last.first_slot = at;
+        // SAFETY: the runs piece of the control area (page aligned), which
+        // the list strategy leaves unused; nothing else reads it.
+        last.first_slot = unsafe { smp_team::loop_page(c.runs_at) };
     }
 
     /// CPU `i`'s share as `smp::Work` carries it.

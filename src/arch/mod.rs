@@ -194,6 +194,24 @@ pub fn ticks_to_ns(ticks: u64) -> u64 {
     (ticks as u128 * 1_000_000_000 / counter_hz().max(1) as u128) as u64
 }
 
+/// Runs `poll` until it returns `Some`, for at most `ns` nanoseconds on
+/// the generic timer (one last poll after the bound), with a `yield` hint
+/// between polls so that an emulator running every CPU on one thread
+/// schedules the others.
+pub fn bounded<T>(ns: u64, mut poll: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = counter();
+    loop {
+        if let Some(v) = poll() {
+            return Some(v);
+        }
+        if ticks_to_ns(counter() - start) > ns {
+            return poll();
+        }
+        // SAFETY: a hint; no architectural effect.
+        unsafe { core::arch::asm!("yield", options(nomem, nostack)) };
+    }
+}
+
 /// Waits for an interrupt forever: the end of the road when nothing can
 /// stop the machine.
 pub fn halt() -> ! {

@@ -180,8 +180,7 @@ pub fn wait(
         })
         .collect();
     let waited = |e: &PenEntry| !later.contains(&e.mpidr);
-    let start = super::counter();
-    loop {
+    super::bounded(pen::ACK_TIMEOUT_NS, || {
         let mut done = true;
         for (i, (e, s)) in table.iter().zip(seen.iter_mut()).enumerate() {
             if !waited(e) {
@@ -197,10 +196,7 @@ pub fn wait(
                 done &= now.settled();
             }
         }
-        if done || super::ticks_to_ns(super::counter() - start) >= pen::ACK_TIMEOUT_NS {
-            return seen;
-        }
-        // SAFETY: a hint; no architectural effect.
-        unsafe { core::arch::asm!("yield", options(nomem, nostack)) };
-    }
+        done.then_some(())
+    });
+    seen
 }

@@ -24,7 +24,7 @@
 //! write. Secondaries wait with `wfe`; the boot CPU's waits are bounded
 //! by the generic timer (`workload::smp`).
 
-use core::arch::{asm, global_asm};
+use core::arch::global_asm;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -678,11 +678,4 @@ pub fn secondary_panic(i: usize) -> ! {
             ..Default::default()
         },
     )
-}
-
-/// A `yield` hint in the boot CPU's polling loops, for an emulator that
-/// runs several CPUs on one thread.
-pub fn pause() {
-    // SAFETY: a hint; no architectural effect.
-    unsafe { asm!("yield", options(nomem, nostack)) };
 }

@@ -86,20 +86,6 @@ fn method(w: &World<'_>, mpidr: u64) -> Option<Method> {
     }
 }
 
-/// Runs `poll` until it returns `Some`, for at most `ns` nanoseconds.
-fn bounded<T>(ns: u64, mut poll: impl FnMut() -> Option<T>) -> Option<T> {
-    let start = arch::counter();
-    loop {
-        if let Some(v) = poll() {
-            return Some(v);
-        }
-        if arch::ticks_to_ns(arch::counter() - start) > ns {
-            return poll();
-        }
-        smp::pause();
-    }
-}
-
 impl Team {
     /// The CPUs `cpus=` asks for, started and waiting with their MMU off;
     /// `None` for one CPU. Runs with the MMU off (before any map).
@@ -172,7 +158,7 @@ impl Team {
                 )));
             }
         }
-        let arrived = bounded(ANSWER_NS, || match smp::status(i).1 {
+        let arrived = arch::bounded(ANSWER_NS, || match smp::status(i).1 {
             state::OFFLINE => None,
             s => Some(s),
         });
@@ -241,7 +227,7 @@ impl Team {
             smp::command(i, seq, smp::OP_HANDOFF, Some(work(i)));
         }
         for i in 1..self.cpus() {
-            let there = bounded(ANSWER_NS, || match smp::status(i) {
+            let there = arch::bounded(ANSWER_NS, || match smp::status(i) {
                 (s, state::FAULT) if s == seq => Some(false),
                 _ => arrived(i).then_some(true),
             });
@@ -258,7 +244,7 @@ impl Team {
 
     /// Waits until CPU `i` reports one of `want` (or FAULT) for run `seq`.
     fn wait(&self, i: usize, seq: u64, want: &[u64], ns: u64, what: &str) -> Result<u64, Error> {
-        bounded(ns, || match smp::status(i) {
+        arch::bounded(ns, || match smp::status(i) {
             (s, st) if s == seq && (want.contains(&st) || st == state::FAULT) => Some(st),
             _ => None,
         })
@@ -444,7 +430,7 @@ impl Team {
     /// are left alone: they cannot loop without copying.
     pub fn inject_hang(&self, w: &World<'_>, wl: &Workload) {
         if w.args.inject == Inject::SecondaryHang {
-            self.point_slot(wl, self.cpus() - 1, loop_page() | IND_INDIRECTION);
+            self.point_slot(wl, self.cpus() - 1, heap_loop_page() | IND_INDIRECTION);
         }
     }
 
@@ -473,21 +459,32 @@ impl Team {
     }
 }
 
-/// A page whose first word is an IND_INDIRECTION entry pointing at the
-/// page itself (`inject=secondary-hang` in a benchmark): a list walker
-/// that reaches it loops there for good, copying nothing.
-fn loop_page() -> u64 {
+/// `inject=secondary-hang`: makes the page at `at` a list page whose
+/// first entry is an IND_INDIRECTION to the page itself, cleaned to the
+/// PoC (the walker may run with its MMU off). A list walker that reaches
+/// it loops there for good, copying nothing (the abort check comes after
+/// a page). Returns `at`.
+///
+/// # Safety
+/// `at` is a page-aligned, writable word that nothing else uses.
+pub unsafe fn loop_page(at: u64) -> u64 {
+    debug_assert_eq!(at % mmu_reloc::region::SZ_4K, 0);
+    // SAFETY: the caller's word.
+    unsafe { core::ptr::write_volatile(at as *mut u64, at | IND_INDIRECTION) };
+    hw::clean_inval(Region::new(at, at + 8));
+    at
+}
+
+/// A fresh heap page made a [`loop_page`] (a benchmark's hang).
+fn heap_loop_page() -> u64 {
     let page = mmu_reloc::region::SZ_4K as usize;
     let layout = core::alloc::Layout::from_size_align(page, page).expect("a page layout");
     // SAFETY: a non-zero size; the page is never freed (the boot ends
     // with the error this injection is for).
     let p = unsafe { alloc::alloc::alloc_zeroed(layout) } as u64;
     assert!(p != 0, "out of heap for inject=secondary-hang");
-    // SAFETY: the first word of the page just allocated.
-    unsafe { core::ptr::write_volatile(p as *mut u64, p | IND_INDIRECTION) };
-    // The secondary may walk with its MMU off.
-    hw::clean_inval(Region::new(p, p + 8));
-    p
+    // SAFETY: the page just allocated, used by nothing else.
+    unsafe { loop_page(p) }
 }
 
 /// The CPU `inject=` aims at with `n` CPUs: `copy-fault` the boot CPU,
