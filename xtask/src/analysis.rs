@@ -176,29 +176,22 @@ impl Split {
 /// With `cpus=` each secondary reports its share under the same id: the
 /// boot CPU's (the lowest vCPU) is the run's, as its PMU count is.
 pub fn splits(records: &[Value]) -> BTreeMap<u64, Split> {
-    let mut out: BTreeMap<u64, (u64, Split)> = BTreeMap::new();
-    for r in records
-        .iter()
-        .filter(|r| r["record"] == "split" && r["copy_ranges"].as_u64().unwrap_or(0) > 0)
-    {
-        let (Some(run), Some(walk), Some(copy), Some(cmo)) = (
-            r["run"].as_u64(),
-            r["split_walk"].as_u64(),
-            r["split_copy"].as_u64(),
-            r["split_cmo"].as_u64(),
-        ) else {
-            continue;
-        };
-        let vcpu = r["vcpu"].as_u64().unwrap_or(0);
-        let s = Split { walk, copy, cmo };
-        match out.get(&run) {
-            Some((v, _)) if *v <= vcpu => {}
-            _ => {
-                out.insert(run, (vcpu, s));
-            }
-        }
-    }
-    out.into_iter().map(|(run, (_, s))| (run, s)).collect()
+    crate::model::by_run_and_vcpu(records, |r| {
+        r["record"] == "split" && r["copy_ranges"].as_u64().unwrap_or(0) > 0
+    })
+    .into_iter()
+    .filter_map(|(run, by_vcpu)| {
+        let r = by_vcpu.into_values().next()?;
+        Some((
+            run,
+            Split {
+                walk: r["split_walk"].as_u64()?,
+                copy: r["split_copy"].as_u64()?,
+                cmo: r["split_cmo"].as_u64()?,
+            },
+        ))
+    })
+    .collect()
 }
 
 /// A `result` record with where it came from.
@@ -419,13 +412,19 @@ impl Comparison {
 
     /// What a reader should take from it.
     pub fn verdict(&self) -> String {
-        if !self.measurable() {
-            "no measurable difference".into()
-        } else if self.ratio < 1.0 {
-            format!("A faster: {:.2}x", 1.0 / self.ratio)
-        } else {
-            format!("A slower: {:.2}x the time", self.ratio)
-        }
+        ratio_verdict("A", self.ratio, &self.ci)
+    }
+}
+
+/// What a reader should take from a time ratio `a` / B with interval `ci`:
+/// no measurable difference when `ci` holds 1.0, else faster or slower.
+pub fn ratio_verdict(a: &str, ratio: f64, ci: &Interval) -> String {
+    if ci.contains(1.0) {
+        "no measurable difference".into()
+    } else if ratio < 1.0 {
+        format!("{a} faster: {:.2}x", 1.0 / ratio)
+    } else {
+        format!("{a} slower: {ratio:.2}x the time")
     }
 }
 

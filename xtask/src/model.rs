@@ -115,11 +115,17 @@ pub fn join(records: &[Value]) -> BTreeMap<u64, Value> {
 
 /// One boot's `model` lines by run id, then by vCPU.
 pub fn per_vcpu(records: &[Value]) -> BTreeMap<u64, BTreeMap<u64, Value>> {
+    by_run_and_vcpu(records, |r| r["record"] == "model" && r["modelled"] == true)
+}
+
+/// The plugin's per-run lines that `keep` accepts, by run id, then by
+/// vCPU (the first line of each pair).
+pub fn by_run_and_vcpu(
+    records: &[Value],
+    keep: impl Fn(&Value) -> bool,
+) -> BTreeMap<u64, BTreeMap<u64, Value>> {
     let mut out: BTreeMap<u64, BTreeMap<u64, Value>> = BTreeMap::new();
-    for r in records
-        .iter()
-        .filter(|r| r["record"] == "model" && r["modelled"] == true)
-    {
+    for r in records.iter().filter(|r| keep(r)) {
         if let Some(run) = r["run"].as_u64() {
             let vcpu = r["vcpu"].as_u64().unwrap_or(0);
             out.entry(run)

@@ -180,13 +180,7 @@ pub fn main(args: &[String]) -> Result<u8, String> {
     for (s, name) in STRATEGIES.iter().enumerate() {
         let [one, two] = &samples[s];
         if let Some((r, ci)) = stats::bootstrap_ratio_ci(two, one, BOOTSTRAP_RESAMPLES, 7) {
-            let verdict = if ci.contains(1.0) {
-                "no measurable difference".to_string()
-            } else if r < 1.0 {
-                format!("2 CPUs faster: {:.2}x the throughput", 1.0 / r)
-            } else {
-                format!("2 CPUs slower: {r:.2}x the time")
-            };
+            let verdict = crate::analysis::ratio_verdict("2 CPUs", r, &ci);
             println!("{name:<11} {r:.3} [{:.3}, {:.3}]  {verdict}", ci.lo, ci.hi);
         }
     }
