@@ -65,6 +65,16 @@ pub struct Params {
     /// 1: with SCTLR.I = 0 each fetch redirect (a translation block
     /// executed) costs a memory round trip; 0: instruction side free.
     pub ifetch_uncached: f64,
+    /// 1: the fetch unit runs ahead of execution, so the uncached-fetch
+    /// term overlaps everything else (cycles = max(fetch, the rest));
+    /// 0: it adds to the rest (no overlap).
+    pub fetch_overlap: u32,
+    /// Demand load misses in L2 that can be outstanding together: a miss
+    /// within `mlp_window` instructions of the first of a group, while the
+    /// group has fewer than `mlp`, pays no latency of its own (bandwidth
+    /// only). 1: every miss pays its latency. Walk reads never overlap.
+    pub mlp: u32,
+    pub mlp_window: u64,
 }
 
 const K4: u32 = 12;
@@ -130,6 +140,18 @@ impl Params {
             // Assumption: an L2 TLB hit costs a few cycles.
             l2_tlb_hit_cycles: 6.0,
             ifetch_uncached: 1.0,
+            // Assumption: a decoupled front end. The A72 is out of order
+            // and predicts branches ahead of fetch (TRM 6.5, "the branch
+            // prediction hardware operates at the front of the instruction
+            // pipeline"); a stalled Device access holds the back end, not
+            // fetch.
+            fetch_overlap: 1,
+            // Cortex-A72 TRM 6.4 (L1 data memory system): "For Normal
+            // memory, up to six 64-byte cache line requests can be
+            // outstanding at a time". Assumption: within 128 instructions
+            // (an out-of-order window; the TRM gives no size).
+            mlp: 6,
+            mlp_window: 128,
         }
     }
 
@@ -174,6 +196,11 @@ impl Params {
             dram_gbs: 25.6,
             l2_tlb_hit_cycles: 5.0,
             ifetch_uncached: 1.0,
+            // Assumptions, as for the A72 (N1's limits are larger; not
+            // taken from a document in hand).
+            fetch_overlap: 1,
+            mlp: 6,
+            mlp_window: 128,
         }
     }
 
@@ -237,6 +264,9 @@ impl Params {
             "dram_gbs" => self.dram_gbs = float()?,
             "l2_tlb_hit_cycles" => self.l2_tlb_hit_cycles = float()?,
             "ifetch_uncached" => self.ifetch_uncached = float()?,
+            "fetch_overlap" => self.fetch_overlap = int()? as u32,
+            "mlp" => self.mlp = int()? as u32,
+            "mlp_window" => self.mlp_window = int()?,
             _ => return Err(format!("model: unknown parameter {key:?}")),
         }
         self.check()
@@ -258,13 +288,15 @@ impl Params {
             && self.l2_tlb_sizes != 0
             && self.pf_streams > 0
             && self.pf_cross <= 2
+            && self.fetch_overlap <= 1
+            && self.mlp > 0
             && (self.pf_page_bytes == 0 || self.pf_page_bytes.is_power_of_two())
             && self.freq_mhz > 0.0
             && self.dram_gbs > 0.0;
         if ok {
             Ok(())
         } else {
-            Err("model: inconsistent geometry (sets must be a power of two, ways > 0)".into())
+            Err("model: inconsistent parameters (cache sets a power of two, ways > 0, pf_cross 0..2, fetch_overlap 0 or 1, mlp > 0)".into())
         }
     }
 
@@ -285,7 +317,7 @@ impl Params {
              \"line_bytes\":{},\"l1d_bytes\":{},\"l1d_ways\":{},\"l2_bytes\":{},\"l2_ways\":{},\
              \"pf_streams\":{},\"pf_train\":{},\"pf_degree\":{},\"pf_page_bytes\":{},\"pf_cross\":{},\
              \"freq_mhz\":{},\"cpi\":{},\"l2_hit_cycles\":{},\"mem_ns\":{},\"device_ns\":{},\"dram_gbs\":{},\
-             \"l2_tlb_hit_cycles\":{},\"ifetch_uncached\":{}}}",
+             \"l2_tlb_hit_cycles\":{},\"ifetch_uncached\":{},\"fetch_overlap\":{},\"mlp\":{},\"mlp_window\":{}}}",
             self.preset,
             self.l1_tlb_entries,
             mask(self.l1_tlb_sizes),
@@ -309,7 +341,10 @@ impl Params {
             self.device_ns,
             self.dram_gbs,
             self.l2_tlb_hit_cycles,
-            self.ifetch_uncached
+            self.ifetch_uncached,
+            self.fetch_overlap,
+            self.mlp,
+            self.mlp_window
         );
         s
     }
@@ -347,6 +382,8 @@ mod tests {
         assert!(p.set("l2_ways", "3").is_err());
         assert!(p.set("nope", "1").is_err());
         assert!(p.set("mem_ns", "fast").is_err());
+        assert!(p.set("fetch_overlap", "2").is_err());
+        assert!(p.set("mlp", "0").is_err());
     }
 
     #[test]

@@ -226,9 +226,9 @@ impl Vcpu {
              \"model_l1_tlb_misses\":{},\"model_l2_tlb_misses\":{},\"model_walks\":{},\"model_walk_mem_accesses\":{},\
              \"model_l1d_misses\":{},\"model_l2_misses\":{},\"model_prefetches\":{},\"model_prefetches_useful\":{},\
              \"model_device_accesses\":{},\"model_dram_lines\":{},\"model_writebacks\":{},\
-             \"model_cache_maintenance\":{},\"model_uncached_fetches\":{},\
+             \"model_cache_maintenance\":{},\"model_uncached_fetches\":{},\"model_load_misses_overlapped\":{},\
              \"model_cycles\":{},\"model_ns\":{},\
-             \"model_cycles_by_term\":{{\"insns\":{},\"l2_hits\":{},\"mem\":{},\"device\":{},\"bandwidth\":{},\"l2_tlb\":{},\"ifetch\":{}}}}}\n",
+             \"model_cycles_by_term\":{{\"insns\":{},\"l2_hits\":{},\"mem\":{},\"device\":{},\"bandwidth\":{},\"l2_tlb\":{},\"ifetch\":{},\"hidden\":{}}}}}\n",
             p.preset,
             c.insns,
             c.loads,
@@ -246,6 +246,7 @@ impl Vcpu {
             c.writebacks,
             c.cache_maintenance,
             c.uncached_fetches,
+            c.load_l2_misses_overlapped,
             cost.total.round() as u64,
             (cost.total * 1000.0 / p.freq_mhz).round() as u64,
             cost.insns.round() as u64,
@@ -255,6 +256,7 @@ impl Vcpu {
             cost.bandwidth.round() as u64,
             cost.l2_tlb.round() as u64,
             cost.ifetch.round() as u64,
+            cost.hidden.round() as u64,
         );
         out(&line);
     }
