@@ -189,7 +189,8 @@ fn bad_parameters_are_one_line_errors() {
     let so = plugin();
     for (arg, msg) in [
         ("preset=z80", "unknown preset"),
-        ("l2_ways=3", "inconsistent geometry"),
+        ("l2_ways=3", "inconsistent parameters"),
+        ("mlp=0", "inconsistent parameters"),
         ("warp=9", "unknown parameter"),
         ("model=maybe", "expected on or off"),
     ] {

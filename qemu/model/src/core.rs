@@ -70,7 +70,10 @@ impl Counts {
         let mut c = Cost {
             insns: p.cpi * self.insns as f64,
             l2_hits: p.l2_hit_cycles * self.load_l2_hits as f64,
-            mem: p.mem_cycles() * (self.load_l2_misses - self.load_l2_misses_overlapped) as f64,
+            mem: p.mem_cycles()
+                * self
+                    .load_l2_misses
+                    .saturating_sub(self.load_l2_misses_overlapped) as f64,
             device: p.device_cycles() * self.device_accesses as f64,
             bandwidth: p.line_cycles() * self.dram_lines as f64,
             l2_tlb: p.l2_tlb_hit_cycles * self.l1_tlb_misses as f64,
@@ -169,6 +172,7 @@ impl Core {
         self.pf.flush();
         self.pf_store.flush();
         self.counts = Counts::default();
+        self.mlp_start = 0;
         self.mlp_n = 0;
     }
 
@@ -288,10 +292,15 @@ impl Core {
     /// Whether a demand load miss now joins the group of misses already
     /// outstanding (then it pays no latency of its own), or starts a new
     /// group. Instructions are counted per block, so the window is as
-    /// fine as the guest's translation blocks.
+    /// fine as the guest's translation blocks. Dependence between loads is
+    /// not tracked, and prefetches and store fills take no slots: an
+    /// optimistic reading of the TRM's six fill requests.
     fn overlaps_outstanding_miss(&mut self) -> bool {
         let now = self.counts.insns;
-        if self.mlp_n > 0 && self.mlp_n < self.p.mlp && now - self.mlp_start <= self.p.mlp_window {
+        if self.mlp_n > 0
+            && self.mlp_n < self.p.mlp
+            && now.saturating_sub(self.mlp_start) <= self.p.mlp_window
+        {
             self.mlp_n += 1;
             return true;
         }
@@ -611,6 +620,16 @@ mod tests {
         // Farther apart than the window: none overlap.
         let far = scattered_misses(Params::a72(), 12, 200);
         assert_eq!(far.load_l2_misses_overlapped, 0);
+        // The window's edge: `mlp_window` instructions apart still overlap.
+        let w = Params::a72().mlp_window;
+        assert_eq!(
+            scattered_misses(Params::a72(), 2, w).load_l2_misses_overlapped,
+            1
+        );
+        assert_eq!(
+            scattered_misses(Params::a72(), 2, w + 1).load_l2_misses_overlapped,
+            0
+        );
     }
 
     #[test]
