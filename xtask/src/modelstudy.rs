@@ -29,7 +29,7 @@ const N1: &str = "size=84M copy=copy_page trials=1";
 const CROSS: &str = "size=25M copy=copy_page trials=1 leaves=1g,2m,4k mmu=on";
 
 /// The boots: the two presets, the two readings of VA prefetch, then the
-/// sensitivity rows (`SENS..`), one argument changed each.
+/// sensitivity rows (`SENS..`), each changing the arguments it names.
 const BOOTS: [Boot; 15] = [
     Boot {
         name: "a72",
@@ -286,7 +286,9 @@ fn render(figs: &[Vec<Fig>], took: f64) -> Result<String, String> {
         PUB_TX2.0,
         PUB_TX2.1
     );
-    let window = if (pub_a / 2.0..=pub_a * 2.0).contains(&ratio) {
+    // The window asked for: within a factor of two of the published ratio.
+    let in_window = |r: f64| (pub_a / 2.0..=pub_a * 2.0).contains(&r);
+    let window = if in_window(ratio) {
         format!(
             "inside the x{:.0}..x{:.0} window asked for",
             pub_a / 2.0,
@@ -311,10 +313,8 @@ fn render(figs: &[Vec<Fig>], took: f64) -> Result<String, String> {
         .iter()
         .position(|b| b.args.ends_with("freq_mhz=3000"))
         .ok_or("model-study: no freq_mhz=3000 row")?;
-    let (so, sn) = (
-        find(&figs[stingray], "legacy", OFF)?,
-        find(&figs[stingray], "ind-list", G1)?,
-    );
+    let at_3ghz =
+        secs(find(&figs[stingray], "legacy", OFF)?) / secs(find(&figs[stingray], "ind-list", G1)?);
     let on_side = if secs(on) < PUB_A72.1 {
         format!(
             "The modelled MMU-on side is faster than the published one: whatever the Stingray \
@@ -323,8 +323,8 @@ fn render(figs: &[Vec<Fig>], took: f64) -> Result<String, String> {
              know, and at the Stingray's 3.0 GHz (the `freq_mhz=3000` row) the ratio becomes \
              x{:.1}, {} with the rest of the preset unchanged. The MMU-off match rests on \
              `device_ns` = 120 ns, the Pi 4 figure, applied to a DDR4 board.",
-            secs(so) / secs(sn),
-            if (pub_a / 2.0..=pub_a * 2.0).contains(&(secs(so) / secs(sn))) {
+            at_3ghz,
+            if in_window(at_3ghz) {
                 "inside the window"
             } else {
                 "**outside** the window"
@@ -485,8 +485,8 @@ fn render(figs: &[Vec<Fig>], took: f64) -> Result<String, String> {
          MMU on against MMU off, x{ratio:.1}, dwarfs both.\n\n\
          The model is not silicon: the ratios rest on a handful of parameters, several of them \
          assumptions (see the sensitivity table), and it has no out-of-order overlap beyond \
-         fetch running ahead and up to `mlp` load misses outstanding together, no DRAM effects. It tells which costs exist and how they \
-         scale with leaf size and layout; the absolute numbers need a board to confirm.\n\n\
+         fetch running ahead and up to `mlp` load misses outstanding together, no DRAM \
+         effects. It tells which costs exist and how they scale with leaf size and layout; the absolute numbers need a board to confirm.\n\n\
          ({} boots, {took:.0} s.)",
         rel(c0),
         cs.per_mib[1],
